@@ -1,0 +1,34 @@
+"""pgbench: Numba-accelerated benchmarks for policy-gradient estimators and algorithms.
+
+Public API: :func:`make_env`, :func:`make_policy`, :func:`rollout`,
+:func:`estimate`, :func:`exact_objective`, :func:`exact_gradient`,
+:func:`load_results`. See the README for the contract.
+"""
+
+from pgbench.api import (
+    estimate,
+    estimator_params,
+    exact_gradient,
+    exact_objective,
+    load_results,
+    make_env,
+    make_policy,
+    rollout,
+)
+from pgbench.errors import PgbenchError
+from pgbench.sampling import Batch
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Batch",
+    "PgbenchError",
+    "estimate",
+    "estimator_params",
+    "exact_gradient",
+    "exact_objective",
+    "load_results",
+    "make_env",
+    "make_policy",
+    "rollout",
+]

@@ -1,0 +1,41 @@
+"""What an estimator is: a function, its hyperparameters, and what it promises.
+
+An estimator is ``fn(sampler, theta, episodes, seed, params) -> (P,) gradient``
+spending at most ``episodes`` episodes through ``sampler`` (which counts env
+steps). ``params`` is an instance of the estimator's frozen pydantic model,
+declared next to the function; suites validate against the same model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NoParams(BaseModel):
+    """An estimator without hyperparameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A registered gradient estimator.
+
+    Attributes:
+        name: registry name.
+        fn: ``(sampler, theta, episodes, seed, params) -> gradient (P,)``.
+        params: pydantic model of the hyperparameters (extra keys forbidden).
+        unbiased: True if E[estimate] = grad J exactly at every batch size.
+        bias_note: what the bias depends on, for biased estimators.
+        citation: source of the estimator.
+    """
+
+    name: str
+    fn: Callable
+    params: type[BaseModel]
+    unbiased: bool
+    citation: str
+    bias_note: str = ""

@@ -1,0 +1,24 @@
+"""Numba kernels: the only package of pgbench that imports numba.
+
+Cores elsewhere are undecorated; :func:`build` compiles them for a target.
+"""
+
+from pgbench.kernels.build import (
+    TARGETS,
+    EpisodeSums,
+    Kernels,
+    ReturnOps,
+    Trajectories,
+    build,
+    build_returns,
+)
+
+__all__ = [
+    "TARGETS",
+    "EpisodeSums",
+    "Kernels",
+    "ReturnOps",
+    "Trajectories",
+    "build",
+    "build_returns",
+]

@@ -1,0 +1,222 @@
+"""build(env, policy, target) -> compiled kernels: where cores meet a decorator.
+
+Targets: ``"serial"`` (njit), ``"parallel"`` (njit with prange) and ``"cuda"``
+(numba-cuda, one thread per lane; imported lazily from :mod:`.cuda`).
+Cores are undecorated functions from :mod:`pgbench.envs`, :mod:`pgbench.policies`
+and this package; each layer is compiled with the target's device decorator
+and handed to the next through closures, never through module globals.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import SimpleNamespace
+from typing import NamedTuple
+
+import numpy as np
+
+from pgbench.errors import InvalidSpecError
+from pgbench.kernels import mathcore, returns, rng
+from pgbench.kernels.episodes import make_episode_cores
+from pgbench.kernels.fingerprint import fingerprint
+
+TARGETS = ("serial", "parallel", "cuda")
+
+
+class EpisodeSums(NamedTuple):
+    """Per-episode sums from the streaming kernel (E episodes, P parameters).
+
+    returns (E,): sum_t gamma^t r_t.  total_rewards (E,): sum_t r_t (undiscounted).
+    lengths (E,) int64: actions taken.  score_sums (E, P): sum_t grad log pi(a_t|s_t).
+    rtg_sums (E, P): sum_t grad log pi(a_t|s_t) * sum_{t' >= t} gamma^t' r_t'.
+    """
+
+    returns: np.ndarray
+    total_rewards: np.ndarray
+    lengths: np.ndarray
+    score_sums: np.ndarray
+    rtg_sums: np.ndarray
+
+
+class Trajectories(NamedTuple):
+    """Stored episodes, padded to T steps (mask is 1 while the episode is alive).
+
+    init_states (E, SD), obs (E, T, OD), actions (E, T) int64, rewards (E, T),
+    mask (E, T), score (E, T, P), lengths (E,) int64.
+    """
+
+    init_states: np.ndarray
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+    score: np.ndarray
+    lengths: np.ndarray
+
+
+def _compile_all(decorate, funcs: dict) -> SimpleNamespace:
+    return SimpleNamespace(**{name: decorate(f) for name, f in funcs.items()})
+
+
+def make_lib(decorate, pow2i, unit_from_bits) -> SimpleNamespace:
+    """Compiled primitives of one target: exp, sincos, episode_key, uniform, step_counter."""
+    math_cores = _compile_all(decorate, mathcore.make_math(pow2i))
+    mix64 = decorate(rng.mix64)
+    rng_cores = _compile_all(decorate, rng.make_rng(mix64, unit_from_bits))
+    return SimpleNamespace(
+        jit=decorate,
+        exp=math_cores.exp,
+        sincos=math_cores.sincos,
+        mix64=mix64,
+        episode_key=rng_cores.episode_key,
+        uniform=rng_cores.uniform,
+        step_counter=decorate(rng.step_counter),
+    )
+
+
+def _target_module(target: str):
+    if target == "cuda":
+        from pgbench.kernels import cuda
+
+        if not cuda.SIMULATOR:
+            cuda.require_device()
+        return cuda
+    from pgbench.kernels import cpu
+
+    return cpu
+
+
+@functools.cache
+def target_lib(target: str) -> SimpleNamespace:
+    """Compiled primitives for ``target`` (serial and parallel share the CPU's)."""
+    mod = _target_module(target)
+    return make_lib(mod.device_jit, mod.pow2i, mod.unit_from_bits)
+
+
+def cpu_lib() -> SimpleNamespace:
+    return target_lib("serial")
+
+
+def check_pair(env, policy) -> tuple[int, int, int, int]:
+    """(SD, OD, A, P) after checking that ``policy`` was made for ``env``."""
+    if policy.n_actions != env.n_actions or policy.obs_dim != env.obs_dim:
+        raise InvalidSpecError(
+            f"policy {policy.name} (A={policy.n_actions}, obs_dim={policy.obs_dim}) does not fit "
+            f"environment {env.describe()} (A={env.n_actions}, obs_dim={env.obs_dim})"
+        )
+    return env.state_dim, env.obs_dim, env.n_actions, policy.n_params
+
+
+class Kernels:
+    """Compiled kernels for one (environment cores, policy cores, target)."""
+
+    def __init__(self, target: str, dims, stream, rollout):
+        self.target = target
+        self.dims = dims
+        self._stream = stream
+        self._rollout = rollout
+
+    def stream(
+        self, ep, theta, seed: int, n_episodes: int, horizon: int, gamma: float
+    ) -> EpisodeSums:
+        """Per-episode sums of ``n_episodes`` episodes of at most ``horizon`` steps."""
+        _, _, _, P = self.dims
+        E = n_episodes
+        out = EpisodeSums(
+            np.zeros(E), np.zeros(E), np.zeros(E, np.int64), np.zeros((E, P)), np.zeros((E, P))
+        )
+        if E:
+            self._stream(ep, theta, np.uint64(seed), int(horizon), float(gamma), *out)
+        return out
+
+    def rollout(self, ep, theta, seed: int, n_episodes: int, horizon: int) -> Trajectories:
+        """``n_episodes`` stored episodes, padded to ``horizon`` steps."""
+        SD, OD, _, P = self.dims
+        E, T = n_episodes, horizon
+        out = Trajectories(
+            np.zeros((E, SD)),
+            np.zeros((E, T, OD)),
+            np.zeros((E, T), np.int64),
+            np.zeros((E, T)),
+            np.zeros((E, T)),
+            np.zeros((E, T, P)),
+            np.zeros(E, np.int64),
+        )
+        if E:
+            self._rollout(ep, theta, np.uint64(seed), *out)
+        return out
+
+
+_BUILT: dict[tuple, Kernels] = {}
+
+
+def build(env, policy, target: str = "parallel") -> Kernels:
+    """Compiled kernels for ``env`` x ``policy`` on ``target`` (memoized per process)."""
+    if target not in TARGETS:
+        raise InvalidSpecError(f"unknown kernel target {target!r}; use one of {TARGETS}")
+    dims = check_pair(env, policy)
+    key = (fingerprint(env.make_cores), fingerprint(policy.make_cores), target)
+    if key not in _BUILT:
+        _BUILT[key] = _build(env, policy, target, dims)
+    return _BUILT[key]
+
+
+def _build(env, policy, target, dims) -> Kernels:
+    mod = _target_module(target)
+    lib = target_lib(target)
+    env_c = _compile_tuple(mod.device_jit, env.make_cores(lib))
+    pol_c = _compile_tuple(mod.device_jit, policy.make_cores(lib))
+    lane = _compile_all(mod.device_jit, make_episode_cores(lib, env_c, pol_c, dims))
+    if target == "cuda":
+        stream, rollout = mod.make_drivers(lane, dims)
+    else:
+        stream, rollout = mod.make_drivers(lane, dims, parallel=(target == "parallel"))
+    return Kernels(target, dims, stream, rollout)
+
+
+def _compile_tuple(decorate, cores):
+    return type(cores)(*(decorate(f) for f in cores))
+
+
+class ReturnOps:
+    """Return scans over padded (E, T) arrays on one target; outputs are new arrays."""
+
+    def __init__(self, target: str, drivers):
+        self.target = target
+        self._d = drivers
+
+    def discounted_return(self, rewards, mask, gamma: float) -> np.ndarray:
+        """(E,) sum_t gamma^t r_t."""
+        out = np.zeros(rewards.shape[0])
+        self._d.discounted_return(rewards, mask, float(gamma), out)
+        return out
+
+    def reward_to_go(self, rewards, mask, gamma: float) -> np.ndarray:
+        """(E, T) sum_{t' >= t} gamma^(t' - t) r_t'."""
+        out = np.zeros(rewards.shape)
+        self._d.reward_to_go(rewards, mask, float(gamma), out)
+        return out
+
+    def td_errors(self, rewards, values, mask, gamma: float) -> np.ndarray:
+        """(E, T) r_t + gamma V_{t+1} - V_t; ``values`` is (E, T + 1)."""
+        out = np.zeros(rewards.shape)
+        self._d.td_errors(rewards, values, mask, float(gamma), out)
+        return out
+
+    def gae(self, rewards, values, mask, gamma: float, lam: float) -> np.ndarray:
+        """(E, T) GAE(gamma, lambda) advantages; ``values`` is (E, T + 1)."""
+        out = np.zeros(rewards.shape)
+        self._d.gae(rewards, values, mask, float(gamma), float(lam), out)
+        return out
+
+
+@functools.cache
+def build_returns(target: str = "parallel") -> ReturnOps:
+    """Compiled return scans for ``target``."""
+    if target not in TARGETS:
+        raise InvalidSpecError(f"unknown kernel target {target!r}; use one of {TARGETS}")
+    mod = _target_module(target)
+    cores = _compile_all(mod.device_jit, returns.make_return_cores())
+    if target == "cuda":
+        return ReturnOps(target, mod.make_return_drivers(cores))
+    return ReturnOps(target, mod.make_return_drivers(cores, parallel=(target == "parallel")))

@@ -1,0 +1,217 @@
+"""CPU target: primitives as LLVM intrinsics, and the block-of-lanes drivers.
+
+Drivers walk the work as ``prange`` over blocks of ``LANES`` lanes; inside a
+block the time loop is outside and a contiguous loop over lanes inside, over
+structure-of-arrays scratch, so LLVM vectorizes one step of many episodes at
+once. A lane whose episode ends starts its next assigned episode at once, so
+unequal episode lengths leave no lane idle until the block runs out of work.
+The same source is compiled with ``parallel=True`` (prange) and ``False``.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
+
+from pgbench.kernels.episodes import lanes_layout
+from pgbench.kernels.fingerprint import enable_stable_cache
+
+LANES = 16
+EPISODES_PER_LANE = 8
+MAX_BLOCKS = 512
+
+DEVICE_OPTIONS = {"fastmath": False, "error_model": "numpy", "boundscheck": False}
+
+
+def device_jit(func):
+    """Decorator for cores on the CPU: compiled, inlined by LLVM into drivers."""
+    return njit(forceinline=True, **DEVICE_OPTIONS)(func)
+
+
+def driver_jit(func, parallel: bool):
+    """Decorator for drivers: cached on disk under a closure-content key."""
+    return enable_stable_cache(njit(parallel=parallel, nogil=True, **DEVICE_OPTIONS)(func))
+
+
+@intrinsic
+def pow2i(typingctx, n):
+    """2.0 ** n for int32 n in [-1022, 1023], built from the exponent bits."""
+    if not isinstance(n, types.Integer):
+        return None
+    sig = types.float64(n)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        wide = builder.sext(args[0], i64) if n.bitwidth < 64 else args[0]
+        biased = builder.add(wide, ir.Constant(i64, 1023))
+        bits = builder.shl(biased, ir.Constant(i64, 52))
+        return builder.bitcast(bits, ir.DoubleType())
+
+    return sig, codegen
+
+
+@intrinsic
+def unit_from_bits(typingctx, z):
+    """(z >> 12) * 2**-52 in [0, 1) for uint64 z, via the mantissa of a double in [1, 2)."""
+    if not isinstance(z, types.Integer):
+        return None
+    sig = types.float64(z)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        mant = builder.lshr(args[0], ir.Constant(i64, 12))
+        bits = builder.or_(mant, ir.Constant(i64, 0x3FF0000000000000))
+        one_two = builder.bitcast(bits, ir.DoubleType())
+        return builder.fsub(one_two, ir.Constant(ir.DoubleType(), 1.0))
+
+    return sig, codegen
+
+
+def make_drivers(cores, dims, parallel: bool):
+    """Compile the streaming and storing drivers from compiled lane ``cores``."""
+    SD, OD, A, P = dims
+    L = LANES
+    begin, act = cores.begin, cores.act
+    clear_sums, accumulate, write_sums = cores.clear_sums, cores.accumulate, cores.write_sums
+    store_init, store_step = cores.store_init, cores.store_step
+
+    def stream(ep, theta, seed, horizon, gamma, n_blocks, ret_o, total_o, len_o, csum_o, rtg_o):
+        """Per-episode sums of ``len(ret_o)`` episodes; no trajectory is stored."""
+        n_episodes = ret_o.shape[0]
+        stride = n_blocks * L
+        for b in prange(n_blocks):
+            state = np.zeros((SD, L))
+            obs = np.zeros((OD, L))
+            probs = np.zeros((A, L))
+            g = np.zeros((P, L))
+            csum = np.zeros((P, L))
+            rtg = np.zeros((P, L))
+            ret = np.zeros(L)
+            total = np.zeros(L)
+            disc = np.ones(L)
+            keys = np.zeros(L, dtype=np.uint64)
+            steps = np.zeros(L, dtype=np.int64)
+            episode = np.zeros(L, dtype=np.int64)
+            done = np.zeros(L, dtype=np.bool_)
+            active = 0
+            for j in range(L):
+                e = b * L + j
+                episode[j] = e
+                begin(ep, seed, min(e, n_episodes - 1), state, keys, steps, disc, j)
+                clear_sums(ret, total, csum, rtg, j)
+                if e < n_episodes:
+                    active += 1
+            while active > 0:
+                n_done = 0
+                for j in range(L):
+                    a, r, terminated = act(ep, theta, state, obs, probs, g, keys, steps, j)
+                    accumulate(ret, total, csum, rtg, g, disc, j, r, gamma)
+                    steps[j] += 1
+                    d = terminated or steps[j] >= horizon
+                    done[j] = d
+                    n_done += d
+                if n_done == 0:
+                    continue
+                for j in range(L):
+                    e = episode[j]
+                    if done[j] and e < n_episodes:
+                        write_sums(
+                            e, j, steps, ret, total, csum, rtg, ret_o, total_o, len_o, csum_o, rtg_o
+                        )
+                        e += stride
+                        episode[j] = e
+                        if e < n_episodes:
+                            begin(ep, seed, e, state, keys, steps, disc, j)
+                            clear_sums(ret, total, csum, rtg, j)
+                        else:
+                            active -= 1
+
+    def rollout(ep, theta, seed, n_blocks, init_o, obs_o, act_o, rew_o, mask_o, score_o, len_o):
+        """Whole trajectories, time-major within each episode; arrays are pre-zeroed."""
+        n_episodes = len_o.shape[0]
+        horizon = act_o.shape[1]
+        stride = n_blocks * L
+        for b in prange(n_blocks):
+            state = np.zeros((SD, L))
+            obs = np.zeros((OD, L))
+            probs = np.zeros((A, L))
+            g = np.zeros((P, L))
+            disc = np.ones(L)
+            keys = np.zeros(L, dtype=np.uint64)
+            steps = np.zeros(L, dtype=np.int64)
+            episode = np.zeros(L, dtype=np.int64)
+            active = 0
+            for j in range(L):
+                e = b * L + j
+                episode[j] = e
+                begin(ep, seed, min(e, n_episodes - 1), state, keys, steps, disc, j)
+                if e < n_episodes:
+                    store_init(e, state, j, init_o)
+                    active += 1
+            while active > 0:
+                for j in range(L):
+                    e = episode[j]
+                    if e >= n_episodes:
+                        continue
+                    t = steps[j]
+                    a, r, terminated = act(ep, theta, state, obs, probs, g, keys, steps, j)
+                    store_step(e, t, obs, g, j, a, r, obs_o, act_o, rew_o, mask_o, score_o)
+                    steps[j] = t + 1
+                    if terminated or t + 1 >= horizon:
+                        len_o[e] = t + 1
+                        e += stride
+                        episode[j] = e
+                        if e < n_episodes:
+                            begin(ep, seed, e, state, keys, steps, disc, j)
+                            store_init(e, state, j, init_o)
+                        else:
+                            active -= 1
+
+    stream_c = driver_jit(stream, parallel)
+    rollout_c = driver_jit(rollout, parallel)
+
+    def run_stream(ep, theta, seed, horizon, gamma, *out):
+        stream_c(ep, theta, seed, horizon, gamma, n_blocks_for(len(out[0])), *out)
+
+    def run_rollout(ep, theta, seed, *out):
+        rollout_c(ep, theta, seed, n_blocks_for(len(out[-1])), *out)
+
+    return run_stream, run_rollout
+
+
+def n_blocks_for(n_episodes: int) -> int:
+    """Blocks of LANES lanes for ``n_episodes``; a function of the count only."""
+    return lanes_layout(n_episodes, LANES, EPISODES_PER_LANE, MAX_BLOCKS)
+
+
+def make_return_drivers(cores, parallel: bool):
+    """prange over episode rows for each scan core in ``cores``."""
+    discounted_return, reward_to_go = cores.discounted_return, cores.reward_to_go
+    td_errors, gae = cores.td_errors, cores.gae
+
+    def discounted_return_rows(rewards, mask, gamma, out):
+        for e in prange(rewards.shape[0]):
+            discounted_return(rewards, mask, gamma, out, e)
+
+    def reward_to_go_rows(rewards, mask, gamma, out):
+        for e in prange(rewards.shape[0]):
+            reward_to_go(rewards, mask, gamma, out, e)
+
+    def td_errors_rows(rewards, values, mask, gamma, out):
+        for e in prange(rewards.shape[0]):
+            td_errors(rewards, values, mask, gamma, out, e)
+
+    def gae_rows(rewards, values, mask, gamma, lam, out):
+        for e in prange(rewards.shape[0]):
+            gae(rewards, values, mask, gamma, lam, out, e)
+
+    return SimpleNamespace(
+        discounted_return=driver_jit(discounted_return_rows, parallel),
+        reward_to_go=driver_jit(reward_to_go_rows, parallel),
+        td_errors=driver_jit(td_errors_rows, parallel),
+        gae=driver_jit(gae_rows, parallel),
+    )

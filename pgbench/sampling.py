@@ -1,0 +1,116 @@
+"""Batches of episodes for estimators: the one door from Python to the kernels.
+
+A :class:`Sampler` owns the compiled kernels of one (env, policy, backend) and
+counts the environment steps it spends, so every estimator reports its cost
+the same way. Seeds are explicit: the same ``seed`` gives the same episodes
+(common random numbers), whatever the backend or thread count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pgbench.errors import InvalidSpecError
+from pgbench.kernels import EpisodeSums, build
+
+BACKENDS = {"cpu": "parallel", "parallel": "parallel", "serial": "serial", "cuda": "cuda"}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Stored episodes, padded to T steps.
+
+    obs (E, T, d) float64: ``obs[e, t]`` is where ``actions[e, t]`` was taken.
+    actions (E, T) int64.  rewards (E, T) float64: reward of that action.
+    mask (E, T) float64: 1 while the episode is alive, 0 after it ended.
+    score (E, T, P) float64: grad_theta log pi(actions[e, t] | obs[e, t]).
+    init_states (E, state_dim) float64: the exact internal start state.
+    lengths (E,) int64: actions taken in each episode.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+    score: np.ndarray
+    init_states: np.ndarray
+    lengths: np.ndarray
+
+    @property
+    def episodes(self) -> int:
+        return int(self.lengths.shape[0])
+
+    @property
+    def env_steps(self) -> int:
+        return int(self.lengths.sum())
+
+
+def kernel_target(backend: str) -> str:
+    try:
+        return BACKENDS[backend]
+    except KeyError:
+        raise InvalidSpecError(
+            f"unknown backend {backend!r}; use one of {sorted(BACKENDS)}"
+        ) from None
+
+
+def check_theta(policy, theta) -> np.ndarray:
+    """theta as a contiguous float64 (P,) array, or a one-line error."""
+    arr = np.ascontiguousarray(theta, dtype=np.float64)
+    if arr.shape != (policy.n_params,):
+        raise InvalidSpecError(
+            f"theta must have shape ({policy.n_params},) for {policy.name} "
+            f"(reshaped {policy.theta_shape}), got {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise InvalidSpecError("theta has non-finite entries")
+    return arr
+
+
+def check_count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise InvalidSpecError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+class Sampler:
+    """Episodes of ``policy`` in ``env`` on one backend, with a running step count."""
+
+    def __init__(self, env, policy, backend: str = "cpu"):
+        self.env = env
+        self.policy = policy
+        self.backend = backend
+        self.kernels = build(env, policy, kernel_target(backend))
+        self.env_steps = 0
+        self.episodes = 0
+
+    def episode_sums(self, theta: np.ndarray, episodes: int, seed: int) -> EpisodeSums:
+        """Per-episode sums (streaming kernel); see :class:`pgbench.kernels.EpisodeSums`."""
+        out = self.kernels.stream(
+            self.env.params, theta, seed, episodes, self.env.horizon, self.env.gamma
+        )
+        self._count(out.lengths)
+        return out
+
+    def batch(
+        self, theta: np.ndarray, episodes: int, seed: int, horizon: int | None = None
+    ) -> Batch:
+        """Stored episodes of at most ``horizon`` (default: the env's) steps."""
+        T = self.env.horizon if horizon is None else check_count("horizon", horizon)
+        tr = self.kernels.rollout(self.env.params, theta, seed, episodes, max(T, 1))
+        self._count(tr.lengths)
+        return Batch(
+            obs=tr.obs,
+            actions=tr.actions,
+            rewards=tr.rewards,
+            mask=tr.mask,
+            score=tr.score,
+            init_states=tr.init_states,
+            lengths=tr.lengths,
+        )
+
+    def _count(self, lengths: np.ndarray) -> None:
+        self.env_steps += int(lengths.sum())
+        self.episodes += int(lengths.shape[0])
