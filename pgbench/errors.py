@@ -22,3 +22,7 @@ class NoExactFormError(PgbenchError):
 
 class BackendUnavailableError(PgbenchError, RuntimeError):
     """The requested kernel backend (e.g. CUDA) cannot run on this machine."""
+
+
+class NonFiniteGradientError(PgbenchError):
+    """An estimator (or a reference gradient) returned NaN or infinite entries."""

@@ -56,6 +56,17 @@ def kernel_target(backend: str) -> str:
         ) from None
 
 
+def check_backend(backend: str) -> str:
+    """The kernel target of ``backend`` after checking it can run here (CUDA: a GPU or
+    the simulator); a one-line error otherwise."""
+    target = kernel_target(backend)
+    if target == "cuda":
+        from pgbench.kernels.build import require_target
+
+        require_target(target)
+    return target
+
+
 def check_theta(policy, theta) -> np.ndarray:
     """theta as a contiguous float64 (P,) array, or a one-line error."""
     arr = np.ascontiguousarray(theta, dtype=np.float64)

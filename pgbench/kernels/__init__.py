@@ -11,6 +11,7 @@ from pgbench.kernels.build import (
     Trajectories,
     build,
     build_returns,
+    runtime_info,
 )
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "Trajectories",
     "build",
     "build_returns",
+    "runtime_info",
 ]

@@ -10,6 +10,8 @@ and handed to the next through closures, never through module globals.
 from __future__ import annotations
 
 import functools
+import hashlib
+from pathlib import Path
 from types import SimpleNamespace
 from typing import NamedTuple
 
@@ -84,6 +86,41 @@ def _target_module(target: str):
     from pgbench.kernels import cpu
 
     return cpu
+
+
+def require_target(target: str) -> None:
+    """Raise BackendUnavailableError unless ``target`` can run on this machine."""
+    _target_module(target)
+
+
+def source_hash() -> str:
+    """sha256 of the kernel, environment and policy sources: what compiled code depends on."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for folder in ("kernels", "envs", "policies"):
+        for path in sorted((root / folder).glob("*.py")):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def runtime_info() -> dict:
+    """Numba version, threading layer, thread count, CPU lanes and kernel source hash."""
+    import numba
+
+    from pgbench.kernels import cpu
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run in this process yet
+        layer = None
+    return {
+        "numba": numba.__version__,
+        "threading_layer": layer,
+        "num_threads": int(numba.get_num_threads()),
+        "cpu_lanes": cpu.LANES,
+        "kernel_source_sha256": source_hash(),
+    }
 
 
 @functools.cache

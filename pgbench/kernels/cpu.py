@@ -21,7 +21,7 @@ from pgbench.kernels.episodes import lanes_layout
 from pgbench.kernels.fingerprint import enable_stable_cache
 
 LANES = 16
-EPISODES_PER_LANE = 8
+EPISODES_PER_LANE = 64
 MAX_BLOCKS = 512
 
 DEVICE_OPTIONS = {"fastmath": False, "error_model": "numpy", "boundscheck": False}
@@ -72,38 +72,58 @@ def unit_from_bits(typingctx, z):
 
 
 def make_drivers(cores, dims, parallel: bool):
-    """Compile the streaming and storing drivers from compiled lane ``cores``."""
+    """Compile the streaming and storing drivers from compiled lane ``cores``.
+
+    Block ``b`` owns episodes ``[b * per_block, (b + 1) * per_block)``; a lane
+    whose episode ends takes the block's next unstarted episode, so lanes stay
+    busy until the block's pool is empty. Which lane runs an episode never
+    changes its result (streams are keyed by episode index).
+    """
     SD, OD, A, P = dims
     L = LANES
     begin, act = cores.begin, cores.act
     clear_sums, accumulate, write_sums = cores.clear_sums, cores.accumulate, cores.write_sums
     store_init, store_step = cores.store_init, cores.store_step
+    # Rows of the one scratch buffer of a block (float rows, then int rows viewed as such).
+    R_STATE, R_OBS, R_PROBS = 0, SD, SD + OD
+    R_G = R_PROBS + A
+    R_CSUM, R_RTG = R_G + P, R_G + 2 * P
+    R_RET, R_TOTAL, R_DISC, R_KEYS, R_STEPS, R_EPISODE, R_DONE = range(R_G + 3 * P, R_G + 3 * P + 7)
+    W_ROWS = R_DONE + 1
 
     def stream(ep, theta, seed, horizon, gamma, n_blocks, ret_o, total_o, len_o, csum_o, rtg_o):
         """Per-episode sums of ``len(ret_o)`` episodes; no trajectory is stored."""
         n_episodes = ret_o.shape[0]
-        stride = n_blocks * L
+        per_block = (n_episodes + n_blocks - 1) // n_blocks
         for b in prange(n_blocks):
-            state = np.zeros((SD, L))
-            obs = np.zeros((OD, L))
-            probs = np.zeros((A, L))
-            g = np.zeros((P, L))
-            csum = np.zeros((P, L))
-            rtg = np.zeros((P, L))
-            ret = np.zeros(L)
-            total = np.zeros(L)
-            disc = np.ones(L)
-            keys = np.zeros(L, dtype=np.uint64)
-            steps = np.zeros(L, dtype=np.int64)
-            episode = np.zeros(L, dtype=np.int64)
-            done = np.zeros(L, dtype=np.bool_)
+            # All lane scratch lives in one buffer: one base pointer, so LLVM
+            # vectorizes the lane loop without runtime alias checks.
+            work = np.zeros((W_ROWS, L))
+            state = work[R_STATE : R_STATE + SD]
+            obs = work[R_OBS : R_OBS + OD]
+            probs = work[R_PROBS : R_PROBS + A]
+            g = work[R_G : R_G + P]
+            csum = work[R_CSUM : R_CSUM + P]
+            rtg = work[R_RTG : R_RTG + P]
+            ret = work[R_RET]
+            total = work[R_TOTAL]
+            disc = work[R_DISC]
+            keys = work.view(np.uint64)[R_KEYS]
+            steps = work.view(np.int64)[R_STEPS]
+            episode = work.view(np.int64)[R_EPISODE]
+            done = work.view(np.int64)[R_DONE]
+            first = b * per_block
+            last = min(first + per_block, n_episodes)
+            next_e = first
             active = 0
             for j in range(L):
-                e = b * L + j
+                # a lane without work replays episode `first` and writes nothing
+                e = next_e if next_e < last else -1
                 episode[j] = e
-                begin(ep, seed, min(e, n_episodes - 1), state, keys, steps, disc, j)
+                begin(ep, seed, max(e, first), state, keys, steps, disc, j)
                 clear_sums(ret, total, csum, rtg, j)
-                if e < n_episodes:
+                if e >= 0:
+                    next_e += 1
                     active += 1
             while active > 0:
                 n_done = 0
@@ -118,44 +138,50 @@ def make_drivers(cores, dims, parallel: bool):
                     continue
                 for j in range(L):
                     e = episode[j]
-                    if done[j] and e < n_episodes:
+                    if done[j] != 0 and e >= 0:
                         write_sums(
                             e, j, steps, ret, total, csum, rtg, ret_o, total_o, len_o, csum_o, rtg_o
                         )
-                        e += stride
-                        episode[j] = e
-                        if e < n_episodes:
-                            begin(ep, seed, e, state, keys, steps, disc, j)
+                        if next_e < last:
+                            episode[j] = next_e
+                            begin(ep, seed, next_e, state, keys, steps, disc, j)
                             clear_sums(ret, total, csum, rtg, j)
+                            next_e += 1
                         else:
+                            episode[j] = -1
                             active -= 1
 
     def rollout(ep, theta, seed, n_blocks, init_o, obs_o, act_o, rew_o, mask_o, score_o, len_o):
-        """Whole trajectories, time-major within each episode; arrays are pre-zeroed."""
+        """Whole trajectories of ``len(len_o)`` episodes into pre-zeroed arrays."""
         n_episodes = len_o.shape[0]
         horizon = act_o.shape[1]
-        stride = n_blocks * L
+        per_block = (n_episodes + n_blocks - 1) // n_blocks
         for b in prange(n_blocks):
-            state = np.zeros((SD, L))
-            obs = np.zeros((OD, L))
-            probs = np.zeros((A, L))
-            g = np.zeros((P, L))
-            disc = np.ones(L)
-            keys = np.zeros(L, dtype=np.uint64)
-            steps = np.zeros(L, dtype=np.int64)
-            episode = np.zeros(L, dtype=np.int64)
+            work = np.zeros((W_ROWS, L))
+            state = work[R_STATE : R_STATE + SD]
+            obs = work[R_OBS : R_OBS + OD]
+            probs = work[R_PROBS : R_PROBS + A]
+            g = work[R_G : R_G + P]
+            disc = work[R_DISC]
+            keys = work.view(np.uint64)[R_KEYS]
+            steps = work.view(np.int64)[R_STEPS]
+            episode = work.view(np.int64)[R_EPISODE]
+            first = b * per_block
+            last = min(first + per_block, n_episodes)
+            next_e = first
             active = 0
             for j in range(L):
-                e = b * L + j
+                e = next_e if next_e < last else -1
                 episode[j] = e
-                begin(ep, seed, min(e, n_episodes - 1), state, keys, steps, disc, j)
-                if e < n_episodes:
+                if e >= 0:
+                    begin(ep, seed, e, state, keys, steps, disc, j)
                     store_init(e, state, j, init_o)
+                    next_e += 1
                     active += 1
             while active > 0:
                 for j in range(L):
                     e = episode[j]
-                    if e >= n_episodes:
+                    if e < 0:
                         continue
                     t = steps[j]
                     a, r, terminated = act(ep, theta, state, obs, probs, g, keys, steps, j)
@@ -163,12 +189,13 @@ def make_drivers(cores, dims, parallel: bool):
                     steps[j] = t + 1
                     if terminated or t + 1 >= horizon:
                         len_o[e] = t + 1
-                        e += stride
-                        episode[j] = e
-                        if e < n_episodes:
-                            begin(ep, seed, e, state, keys, steps, disc, j)
-                            store_init(e, state, j, init_o)
+                        if next_e < last:
+                            episode[j] = next_e
+                            begin(ep, seed, next_e, state, keys, steps, disc, j)
+                            store_init(next_e, state, j, init_o)
+                            next_e += 1
                         else:
+                            episode[j] = -1
                             active -= 1
 
     stream_c = driver_jit(stream, parallel)

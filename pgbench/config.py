@@ -1,0 +1,526 @@
+"""Suites: what to run, as frozen pydantic models, loaded from YAML with file:line:col errors.
+
+A suite is one YAML mapping. Every experiment kind shares the *common* keys;
+each kind adds its own (only ``gradient-quality`` exists so far; a later kind,
+e.g. ``learning-curve``, adds a model to :data:`SUITE_KINDS`)::
+
+    # common keys
+    name: quickstart              # run directory name: results/<name>/ (letters, digits, . _ -)
+    experiment: gradient-quality  # experiment kind, picks the model below
+    description: ...              # optional free text
+    seeds: [0, 1, 2]              # explicit non-negative seeds, or an int n meaning 0 .. n-1
+    backend: cpu                  # kernel backend: cpu (= parallel) | serial | parallel | cuda
+    envs:                         # each: a name, or {name, params: {...}, label: ...}
+      - {name: garnet, params: {n_states: 6, n_actions: 3}}
+      - cartpole-v1
+    policies:                     # each: a name, or {name, params, label}; a policy is used
+      - {name: tabular-softmax, params: {init_scale: 1.0}}   # with every env that accepts it
+      - {name: linear-softmax, params: {init_scale: 0.1}}    # (tabular-softmax <-> discrete
+                                                             # states, linear-softmax <-> vectors)
+    # gradient-quality keys
+    repeats: 20                   # R >= 2 independent estimates per (cell, batch size)
+    batch_sizes: [4, 16, 64, 256] # episodes per estimate (the x axis), distinct
+    theta: {seed: 0}              # fixed evaluation point theta = policy.init(seed)
+    reference_episodes: 20000     # episodes of the reward-to-go reference gradient,
+                                  # used where no exact gradient exists
+    estimators:                   # each: a name, or {name, params, label}
+      - reinforce
+      - {name: reward-to-go}
+      - {name: reinforce, label: reinforce-optimal, params: {baseline: optimal}}
+
+Labels name a spec in tables and plots; they default to the name, followed by
+the params when there are any (``reinforce(baseline=optimal)``), and must be
+unique within envs, policies and estimators. Every name is checked against its
+registry (with a close-match suggestion), every env is constructed, every
+policy is constructed for every env (a policy an env rejects is skipped for
+that env; a policy no env accepts, or an env no policy accepts, is an error),
+and estimator params are validated with :func:`pgbench.estimator_params`.
+
+Errors: :func:`load_suite` raises :class:`SuiteError` whose message is ONE line,
+``path/to/suite.yaml:LINE:COL: message`` (1-based, at the offending YAML node),
+for YAML syntax errors, duplicate keys, unknown keys, wrong types, unknown
+names and invalid params alike. Only the first error is reported.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from pgbench.errors import PgbenchError
+from pgbench.registry import ENVS, ESTIMATORS, POLICIES, suggest
+
+NonNegInt = Annotated[int, Strict(), Field(ge=0)]
+PosInt = Annotated[int, Strict(), Field(ge=1)]
+Name = Annotated[str, Strict(), Field(min_length=1)]
+Params = dict[str, JsonValue]
+Loc = tuple[str | int, ...]
+
+
+class SuiteError(PgbenchError, ValueError):
+    """An invalid suite; ``str(err)`` is the one line ``file:line:col: message``."""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _fail(where: Loc, msg: str, at_key: bool = False) -> typing.NoReturn:
+    """A validation error at the absolute location ``where`` (read back by the loader);
+    ``at_key``: point at the mapping key of the last element rather than at its value."""
+    raise PydanticCustomError(
+        "pgbench", "{msg}", {"msg": msg, "where": tuple(where), "at_key": at_key}
+    )
+
+
+def _short(value: Any) -> str:
+    """A compact, unambiguous rendering of a param value for labels."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return str(value)
+    text = repr(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def default_label(name: str, params: dict) -> str:
+    """``name`` or ``name(k=v,...)``, e.g. ``garnet(n_states=6,n_actions=3)``."""
+    if not params:
+        return name
+    return name + "(" + ",".join(f"{k}={_short(v)}" for k, v in params.items()) + ")"
+
+
+def _check_factory_params(
+    factory, params: dict, kind: str, name: str, where: Loc, skip: tuple[str, ...] = ()
+) -> None:
+    """Reject keys ``factory`` does not take and values that do not fit its int/float/bool/str
+    annotations (strict: no strings for numbers), each at its own key."""
+    try:
+        sig = inspect.signature(factory, eval_str=True)
+    except (NameError, TypeError, ValueError):
+        sig = inspect.signature(factory)
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return
+    known = {k: p for k, p in sig.parameters.items() if k not in skip}
+    for key, value in params.items():
+        if key not in known:
+            hint = suggest(key, list(known)) if known else "; it takes no parameters"
+            _fail((*where, key), f"{kind} {name!r} has no parameter {key!r}{hint}", at_key=True)
+        annotation = known[key].annotation
+        if annotation in (int, float, bool, str):
+            try:
+                TypeAdapter(annotation, config=ConfigDict(strict=True)).validate_python(value)
+            except ValidationError as exc:
+                _fail(
+                    (*where, key),
+                    f"{kind} {name!r} parameter {key!r}: {exc.errors()[0]['msg']}, got {value!r}",
+                )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------- specs
+
+
+class Spec(BaseModel):
+    """A registry name with its parameters and an optional display label."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name = Field(description="registry name")
+    params: Params = Field(default_factory=dict, description="keyword parameters of the factory")
+    label: Name | None = Field(default=None, description="display name; default name(params)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @property
+    def display(self) -> str:
+        """The label used in tables and plots."""
+        return self.label if self.label is not None else default_label(self.name, self.params)
+
+    def canonical(self) -> dict:
+        """What determines results: name, params and label (JSON types only)."""
+        return {"name": self.name, "params": self.params, "label": self.display}
+
+
+class EnvSpec(Spec):
+    """An environment: ``make_env(name, **params)``."""
+
+    def build(self):
+        from pgbench import make_env
+
+        return make_env(self.name, **self.params)
+
+
+class PolicySpec(Spec):
+    """A policy: ``make_policy(name, env, **params)``."""
+
+    def build(self, env):
+        from pgbench import make_policy
+
+        return make_policy(self.name, env, **self.params)
+
+
+class EstimatorSpec(Spec):
+    """A gradient estimator: ``estimate(name, ..., **params)``."""
+
+
+class ThetaSpec(BaseModel):
+    """Where gradients are evaluated: ``theta = policy.init(seed)``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: NonNegInt = Field(default=0, description="seed of policy.init")
+
+
+# ---------------------------------------------------------------- suites
+
+
+class Suite(BaseModel):
+    """Keys shared by every experiment kind (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: ClassVar[str] = ""
+    method_key: ClassVar[str] = ""  # the key listing the compared methods (a grid axis)
+
+    name: Annotated[str, Strict(), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = Field(
+        description="run directory name"
+    )
+    experiment: str = Field(description="experiment kind")
+    description: Annotated[str, Strict()] = ""
+    seeds: tuple[NonNegInt, ...] = Field(min_length=1, description="replicate seeds")
+    backend: Name = Field(default="cpu", description="kernel backend")
+    envs: tuple[EnvSpec, ...] = Field(min_length=1)
+    policies: tuple[PolicySpec, ...] = Field(min_length=1)
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_count(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < 1:
+                raise ValueError(f"a seed count must be at least 1, got {value}")
+            return list(range(value))
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(
+                "seeds must be a list of non-negative integers or a count n (meaning 0 .. n-1)"
+            )
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        for i, s in enumerate(value):
+            if s in value[:i]:
+                _fail(("seeds", i), f"seed {s} is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _check_common(self) -> Suite:
+        from pgbench.sampling import check_backend
+
+        try:
+            check_backend(self.backend)
+        except PgbenchError as exc:
+            _fail(("backend",), str(exc))
+        self.pairs()  # constructs and checks every env and policy
+        return self
+
+    @property
+    def methods(self) -> tuple[Spec, ...]:
+        """The compared methods (estimators, algorithms, ...) of this experiment kind."""
+        return getattr(self, self.method_key) if self.method_key else ()
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """(env index, policy index) of every pair where the env accepts the policy.
+
+        Raises the first problem as a validation error (see :func:`_fail`).
+        """
+        envs = [_build_env(i, spec) for i, spec in enumerate(self.envs)]
+        _check_labels("envs", "environment", self.envs)
+        _check_labels("policies", "policy", self.policies)
+        fits: list[tuple[int, int]] = []
+        for j, spec in enumerate(self.policies):
+            try:
+                factory = POLICIES.get(spec.name)
+            except PgbenchError as exc:
+                _fail(("policies", j, "name"), str(exc))
+            _check_factory_params(
+                factory, spec.params, "policy", spec.name, ("policies", j, "params"), skip=("env",)
+            )
+            first_error = None
+            for i, env in enumerate(envs):
+                try:
+                    spec.build(env)
+                except (PgbenchError, ValueError, TypeError) as exc:
+                    first_error = first_error or _one_line(exc)
+                else:
+                    fits.append((i, j))
+            if not any(jj == j for _, jj in fits):
+                where = ("policies", j, "params") if spec.params else ("policies", j)
+                _fail(where, f"policy {spec.display!r} fits none of the envs: {first_error}")
+        for i, spec in enumerate(self.envs):
+            if not any(ii == i for ii, _ in fits):
+                _fail(("envs", i), f"no policy in the suite accepts environment {spec.display!r}")
+        return sorted(fits)
+
+
+class GradientQualitySuite(Suite):
+    """Bias, variance, MSE and cosine of gradient estimators against batch size."""
+
+    kind: ClassVar[str] = "gradient-quality"
+    method_key: ClassVar[str] = "estimators"
+
+    experiment: Literal["gradient-quality"] = "gradient-quality"
+    repeats: Annotated[int, Strict(), Field(ge=2)] = Field(
+        description="R independent estimates per (cell, batch size)"
+    )
+    batch_sizes: tuple[PosInt, ...] = Field(min_length=1, description="episodes per estimate")
+    theta: ThetaSpec = Field(default_factory=ThetaSpec)
+    reference_episodes: PosInt = Field(
+        default=20000, description="episodes of the Monte Carlo reference gradient"
+    )
+    estimators: tuple[EstimatorSpec, ...] = Field(min_length=1)
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _distinct_sizes(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        for i, n in enumerate(value):
+            if n in value[:i]:
+                _fail(("batch_sizes", i), f"batch size {n} is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _check_estimators(self) -> GradientQualitySuite:
+        from pgbench import estimator_params
+
+        for k, spec in enumerate(self.estimators):
+            try:
+                est = ESTIMATORS.get(spec.name)
+            except PgbenchError as exc:
+                _fail(("estimators", k, "name"), str(exc))
+            try:
+                estimator_params(spec.name, **spec.params)
+            except PgbenchError as exc:
+                key, extra = _first_bad_key(est.params, spec.params)
+                _fail(("estimators", k, "params", *key), str(exc), at_key=extra)
+        _check_labels("estimators", "estimator", self.estimators)
+        return self
+
+
+SUITE_KINDS: dict[str, type[Suite]] = {GradientQualitySuite.kind: GradientQualitySuite}
+
+
+def _build_env(i: int, spec: EnvSpec):
+    try:
+        factory = ENVS.get(spec.name)
+    except PgbenchError as exc:
+        _fail(("envs", i, "name"), str(exc))
+    _check_factory_params(factory, spec.params, "environment", spec.name, ("envs", i, "params"))
+    try:
+        return spec.build()
+    except (PgbenchError, ValueError, TypeError) as exc:
+        _fail(("envs", i, "params") if spec.params else ("envs", i), _one_line(exc))
+
+
+def _check_labels(field: str, kind: str, specs: tuple[Spec, ...]) -> None:
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(specs):
+        if spec.display in seen:
+            where = (field, i, "label") if spec.label is not None else (field, i)
+            _fail(
+                where,
+                f"{kind} label {spec.display!r} is used twice (entries "
+                f"{seen[spec.display]} and {i}); give one a distinct label",
+            )
+        seen[spec.display] = i
+
+
+def _first_bad_key(model: type[BaseModel], params: dict) -> tuple[tuple[str, ...], bool]:
+    """((key,), is it an unknown key) of the first param ``model`` rejects, or ((), False)."""
+    try:
+        model(**params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err["loc"]
+        if loc and isinstance(loc[0], str) and loc[0] in params:
+            return (loc[0],), err["type"] == "extra_forbidden"
+    return (), False
+
+
+# ---------------------------------------------------------------- YAML loading
+
+
+def load_suite(path: str | Path) -> Suite:
+    """The validated suite in the YAML file ``path``; :class:`SuiteError` (one line) if invalid."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SuiteError(f"{path}: cannot read suite: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SuiteError(f"{path}:1:1: suite is not UTF-8 text") from None
+    return parse_suite(text, str(path))
+
+
+def parse_suite(text: str, filename: str = "<suite>") -> Suite:
+    """The validated suite in the YAML ``text``; errors name ``filename``."""
+    node, data = _compose(text, filename)
+
+    def error(loc: Loc, msg: str, at_key: bool = False) -> SuiteError:
+        line, col = _position(node, loc, at_key)
+        return SuiteError(f"{filename}:{line}:{col}: {msg}")
+
+    if not isinstance(data, dict):
+        raise error((), "a suite must be a YAML mapping of keys (name, experiment, ...)")
+    kind = data.get("experiment")
+    if kind is None:
+        raise error(
+            (), "missing required key 'experiment' (one of: " + ", ".join(sorted(SUITE_KINDS)) + ")"
+        )
+    if not isinstance(kind, str) or kind not in SUITE_KINDS:
+        raise error(
+            ("experiment",), f"unknown experiment {kind!r}" + suggest(str(kind), list(SUITE_KINDS))
+        )
+    model = SUITE_KINDS[kind]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        described = [_describe(model, e) for e in exc.errors()]
+        # the first problem in the file; a missing key last (a misspelt one is the cause)
+        loc, msg, at_key = min(
+            described,
+            key=lambda d: (d[1].startswith("missing required key"), _position(node, d[0], d[2])),
+        )
+        raise error(loc, msg, at_key) from None
+
+
+def _compose(text: str, filename: str):
+    """(root node, Python data) of a one-document YAML text, rejecting duplicate keys."""
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _reject_duplicate_keys(node, filename)
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = ": ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        raise SuiteError(f"{filename}:{line}:{col}: YAML syntax error: {what}") from None
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"{filename}:1:1: YAML error: {_one_line(exc)}") from None
+    if node is None:
+        raise SuiteError(f"{filename}:1:1: suite is empty")
+    return node, data
+
+
+def _reject_duplicate_keys(node: yaml.Node, filename: str) -> None:
+    for child in _walk(node):
+        if isinstance(child, yaml.MappingNode):
+            seen: set = set()
+            for key, _ in child.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        m = key.start_mark
+                        raise SuiteError(
+                            f"{filename}:{m.line + 1}:{m.column + 1}: duplicate key {key.value!r}"
+                        )
+                    seen.add(key.value)
+
+
+def _walk(node: yaml.Node) -> Iterator[yaml.Node]:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, yaml.MappingNode):
+            stack.extend(v for pair in n.value for v in pair)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+
+
+def _position(root: yaml.Node, loc: Loc, at_key: bool) -> tuple[int, int]:
+    """1-based (line, col) of the deepest node along ``loc`` (the key node if ``at_key``)."""
+    node = root
+    for i, part in enumerate(loc):
+        nxt = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    nxt = key if (at_key and i == len(loc) - 1) else value
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(node.value):
+                nxt = node.value[part]
+        if nxt is None:
+            break
+        node = nxt
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """Field names of the model found by following ``loc`` from ``model`` (for suggestions)."""
+    tp: Any = model
+    for part in loc:
+        if inspect.isclass(tp) and issubclass(tp, BaseModel) and isinstance(part, str):
+            field = tp.model_fields.get(part)
+            tp = field.annotation if field else None
+        elif typing.get_origin(tp) in (tuple, list) and isinstance(part, int):
+            tp = typing.get_args(tp)[0]
+        else:
+            return []
+    if inspect.isclass(tp) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+def _describe(model: type[BaseModel], err: dict) -> tuple[Loc, str, bool]:
+    """(location, one-line message, point at the key) of a pydantic error."""
+    ctx = err.get("ctx") or {}
+    if err["type"] == "pgbench":
+        return tuple(ctx["where"]), str(ctx["msg"]), bool(ctx.get("at_key"))
+    loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        known = _fields_at(model, loc[:-1])
+        hint = suggest(key, known) if known else ""
+        return loc, f"unknown key {key!r} in {_dotted(loc[:-1]) or 'suite'}{hint}", True
+    if err["type"] == "missing":
+        return loc[:-1], f"missing required key {_dotted(loc)!r}", False
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    value = err.get("input")
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        msg += f", got {value!r}"
+    return loc, f"{_dotted(loc)}: {msg}" if loc else msg, False

@@ -1,0 +1,316 @@
+"""The tidy results table: schema, Parquet files per cell, CSV export and run metadata.
+
+Long format, one row per (cell, x, metric). Columns (:data:`COLUMNS`):
+
+=============== ======= ==========================================================
+suite           str     suite name
+experiment      str     experiment kind, e.g. ``gradient-quality``
+cell            str     cell content hash (:attr:`pgbench.sweep.Cell.hash`)
+env             str     environment registry name
+env_params      str     its params as canonical JSON (``{}`` if none)
+env_label       str     its label in the suite (unique there; plots use it)
+policy          str     policy registry name
+policy_params   str     canonical JSON
+policy_label    str     label
+method          str     estimator (or algorithm) registry name
+method_params   str     canonical JSON, e.g. ``{"baseline":"optimal"}``
+method_label    str     label (one line per label in plots)
+seed            int64   replicate seed of the cell
+x_name          str     what x counts: ``batch_size`` (episodes per estimate), ...
+x               int64   the x value
+metric          str     e.g. ``mse``; see the experiment module for definitions
+value           float64 the metric's value (NaN where undefined)
+reference       str     reference gradient: ``exact`` or ``mc-<episodes>`` ("" if none)
+=============== ======= ==========================================================
+
+A run directory holds::
+
+    metadata.json        suite text, cell list, versions, git commit, machine, Numba threads
+    cells/<hash>.parquet one file per finished cell (written to a temp name, then renamed)
+    failures.jsonl       one JSON object per failed cell of the last run (absent if none)
+    results.csv          the table of the current cells, as CSV
+    *.png                plots (pgbench.plots)
+
+The ``seconds`` metric (wall time) is the only value that differs between runs
+of the same suite; every other value is reproduced bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pgbench.errors import PgbenchError
+
+COLUMNS: dict[str, str] = {
+    "suite": "string",
+    "experiment": "string",
+    "cell": "string",
+    "env": "string",
+    "env_params": "string",
+    "env_label": "string",
+    "policy": "string",
+    "policy_params": "string",
+    "policy_label": "string",
+    "method": "string",
+    "method_params": "string",
+    "method_label": "string",
+    "seed": "int64",
+    "x_name": "string",
+    "x": "int64",
+    "metric": "string",
+    "value": "float64",
+    "reference": "string",
+}
+TIMING_METRICS = frozenset({"seconds"})  # wall-clock values: not reproducible between runs
+CELLS_DIR = "cells"
+METADATA = "metadata.json"
+FAILURES = "failures.jsonl"
+CSV = "results.csv"
+
+
+class ResultsError(PgbenchError):
+    """A results path that does not hold results."""
+
+
+_SCHEMA = pa.schema(
+    [
+        (name, {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}[kind])
+        for name, kind in COLUMNS.items()
+    ]
+)
+
+
+def cell_frame(cell, output) -> pd.DataFrame:
+    """The rows of ``cell`` (:class:`~pgbench.sweep.Cell`) from its experiment ``output``."""
+    from pgbench.sweep import canonical_json
+
+    ident = {
+        "suite": cell.suite,
+        "experiment": cell.experiment,
+        "cell": cell.hash,
+        "env": cell.env.name,
+        "env_params": canonical_json(cell.env.params),
+        "env_label": cell.env.display,
+        "policy": cell.policy.name,
+        "policy_params": canonical_json(cell.policy.params),
+        "policy_label": cell.policy.display,
+        "method": cell.method.name,
+        "method_params": canonical_json(cell.method.params),
+        "method_label": cell.method.display,
+        "seed": cell.seed,
+    }
+    extra = {"reference": "", **output.columns}
+    records = [{**ident, **row._asdict(), **extra} for row in output.rows]
+    return conform(pd.DataFrame.from_records(records, columns=list(COLUMNS)))
+
+
+def conform(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly the schema's columns and dtypes, schema columns first."""
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"results table lacks columns {missing}")
+    extra = [c for c in df.columns if c not in COLUMNS]
+    out = df[list(COLUMNS) + extra].copy()
+    for name, kind in COLUMNS.items():
+        out[name] = out[name].astype(object if kind == "string" else kind)
+    return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- atomic files
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory + os.replace,
+    so readers see the old file or the new one, never a partial one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def cell_path(run_dir: Path, cell_hash: str) -> Path:
+    return Path(run_dir) / CELLS_DIR / f"{cell_hash}.parquet"
+
+
+def write_cell(run_dir: Path, cell, df: pd.DataFrame) -> Path:
+    """Write one cell's rows to ``cells/<hash>.parquet`` atomically; the cell's canonical
+    JSON goes into the file's schema metadata (key ``pgbench.cell``)."""
+    from pgbench.sweep import canonical_json
+
+    table = pa.Table.from_pandas(conform(df), schema=_SCHEMA, preserve_index=False)
+    table = table.replace_schema_metadata({"pgbench.cell": canonical_json(cell.canonical())})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    path = cell_path(run_dir, cell.hash)
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    return path
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_cell(path: Path) -> pd.DataFrame:
+    return conform(pq.read_table(path).to_pandas())
+
+
+def empty_table() -> pd.DataFrame:
+    return conform(pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS}))
+
+
+def cell_files(run_dir: Path) -> list[Path]:
+    """Parquet files of the run's current cells (metadata.json's list, in order), or all."""
+    run_dir = Path(run_dir)
+    meta = run_dir / METADATA
+    cells = run_dir / CELLS_DIR if (run_dir / CELLS_DIR).is_dir() else run_dir
+    if meta.is_file():
+        try:
+            hashes = json.loads(meta.read_text())["cells"]
+        except (ValueError, KeyError, TypeError):
+            raise ResultsError(f"{meta}: not a pgbench metadata file") from None
+        return [p for p in (cells / f"{h}.parquet" for h in hashes) if p.is_file()]
+    return sorted(cells.glob("*.parquet"))
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """One tidy DataFrame from a run directory (its current cells) or a single Parquet file."""
+    path = Path(path)
+    if path.is_file():
+        return read_cell(path)
+    if not path.is_dir():
+        raise ResultsError(f"no results at {path}")
+    frames = [read_cell(p) for p in cell_files(path)]
+    if not frames:
+        return empty_table()
+    return conform(pd.concat(frames, ignore_index=True))
+
+
+def export_csv(df: pd.DataFrame, run_dir: Path) -> Path:
+    """``results.csv`` of ``df`` in ``run_dir`` (atomic), values with full float precision."""
+    path = Path(run_dir) / CSV
+    atomic_write_text(path, df.to_csv(index=False, float_format="%.17g"))
+    return path
+
+
+def write_failures(run_dir: Path, failures: Iterable[dict]) -> Path | None:
+    """``failures.jsonl`` with one object per failure, or remove it when there is none."""
+    path = Path(run_dir) / FAILURES
+    lines = [json.dumps(f, sort_keys=True) for f in failures]
+    if not lines:
+        path.unlink(missing_ok=True)
+        return None
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def read_failures(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / FAILURES
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib_metadata.version(dist)
+    except importlib_metadata.PackageNotFoundError:
+        return None
+
+
+def _git(*args: str) -> str | None:
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def git_info() -> dict:
+    """Commit and dirty flag of the pgbench source tree (None where not a git checkout)."""
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain") if commit else None
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def numba_info() -> dict:
+    """Numba version, threading layer, threads, CPU lanes and the kernel source hash."""
+    from pgbench.kernels import runtime_info
+
+    return runtime_info()
+
+
+def run_metadata(suite, suite_text: str, suite_file: str | None, cells: list, **extra) -> dict:
+    """The ``metadata.json`` object of a run of ``suite`` over ``cells``."""
+    from pgbench import __version__
+
+    return {
+        "pgbench": __version__,
+        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "suite": {
+            "name": suite.name,
+            "experiment": suite.experiment,
+            "file": suite_file,
+            "text": suite_text,
+        },
+        "cells": [c.hash for c in cells],
+        "versions": {
+            "python": platform.python_version(),
+            **{
+                d: _version(d)
+                for d in (
+                    "numpy",
+                    "numba",
+                    "pandas",
+                    "pyarrow",
+                    "pydantic",
+                    "matplotlib",
+                    "llvmlite",
+                )
+            },
+        },
+        "git": git_info(),
+        "machine": {
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "cpu_count": os.cpu_count(),
+            "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        },
+        "numba": numba_info(),
+        **extra,
+    }
+
+
+def write_metadata(run_dir: Path, meta: dict) -> Path:
+    path = Path(run_dir) / METADATA
+    atomic_write_text(path, json.dumps(meta, indent=2, sort_keys=False) + "\n")
+    return path

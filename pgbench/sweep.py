@@ -1,0 +1,133 @@
+"""Suite -> Cells: the grid of independent units of work, each with a stable content hash.
+
+A :class:`Cell` is one (env, policy, method, seed) of a suite, with the
+experiment's settings (batch sizes, repeats, ...) inside it: the x axis of a
+cell is computed in one go, so each cell writes one Parquet file of rows.
+
+Seeds are derived, never drawn: :func:`derive_seed` hashes a key such as
+``(seed, "estimate", N, r)`` through :class:`numpy.random.SeedSequence` into a
+uint64. The key of an estimate names the replicate seed, the batch size N and
+the repeat r, but *not* the method, so all methods of one (env, policy, seed)
+see the same episode streams (common random numbers: their differences are
+paired).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from pgbench.config import EnvSpec, PolicySpec, Spec, Suite
+
+HASH_CHARS = 16  # hex digits of the cell hash used in file names and tables
+
+
+def canonical_json(obj: Any) -> str:
+    """Sorted-key, whitespace-free JSON (NaN rejected): equal content, equal text."""
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+
+
+def _word(part: int | str) -> int:
+    """A non-negative int for SeedSequence entropy (strings via sha256)."""
+    if isinstance(part, (int, np.integer)) and not isinstance(part, bool) and part >= 0:
+        return int(part)
+    digest = hashlib.sha256(repr(part).encode()).digest()
+    return int.from_bytes(digest[:16], "little")
+
+
+def derive_seed(*key: int | str) -> int:
+    """A uint64 seed (Python int in [0, 2**64)) that is a pure function of ``key``.
+
+    Distinct keys give independent-looking seeds, e.g. ``derive_seed(3, "estimate", 64, 0)``.
+    """
+    ss = np.random.SeedSequence([_word(p) for p in key])
+    return int(ss.generate_state(1, dtype=np.uint64)[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Cell:
+    """One unit of work: an (env, policy, method, seed) of a suite.
+
+    ``index`` is the cell's place in :func:`expand` order (tables are sorted by it).
+    ``settings`` holds the experiment's keys beyond the grid (batch sizes, repeats,
+    theta, reference episodes, backend) as JSON types.
+    """
+
+    suite: str
+    experiment: str
+    index: int
+    env: EnvSpec
+    policy: PolicySpec
+    method: Spec
+    seed: int
+    settings: dict
+
+    def canonical(self) -> dict:
+        """Everything that determines this cell's rows, incl. the pgbench version."""
+        from pgbench import __version__
+
+        return {
+            "pgbench": __version__,
+            "suite": self.suite,
+            "experiment": self.experiment,
+            "env": self.env.canonical(),
+            "policy": self.policy.canonical(),
+            "method": self.method.canonical(),
+            "seed": self.seed,
+            "settings": self.settings,
+        }
+
+    @cached_property
+    def hash(self) -> str:
+        """First :data:`HASH_CHARS` hex digits of sha256(canonical JSON)."""
+        return hashlib.sha256(canonical_json(self.canonical()).encode()).hexdigest()[:HASH_CHARS]
+
+    def describe(self) -> str:
+        """``env / policy / method / seed s``, for progress lines and failures."""
+        return (
+            f"{self.env.display} / {self.policy.display} / {self.method.display} / seed {self.seed}"
+        )
+
+    def __repr__(self) -> str:
+        return f"Cell({self.hash}: {self.describe()})"
+
+
+def _settings(suite: Suite) -> dict:
+    """The suite's keys other than the grid axes, as JSON types."""
+    grid = {"name", "experiment", "description", "seeds", "envs", "policies", suite.method_key}
+    return suite.model_dump(mode="json", exclude=grid)
+
+
+def expand(suite: Suite) -> list[Cell]:
+    """Cells of ``suite`` in a fixed order: env, policy (where the env accepts it), seed, method.
+
+    Methods vary fastest so that cells sharing episode streams run next to each other.
+    """
+    settings = _settings(suite)
+    methods = suite.methods
+    cells: list[Cell] = []
+    for i, j in suite.pairs():
+        for seed in suite.seeds:
+            for method in methods:
+                cells.append(
+                    Cell(
+                        suite=suite.name,
+                        experiment=suite.experiment,
+                        index=len(cells),
+                        env=suite.envs[i],
+                        policy=suite.policies[j],
+                        method=method,
+                        seed=seed,
+                        settings=settings,
+                    )
+                )
+    hashes = [c.hash for c in cells]
+    assert len(set(hashes)) == len(hashes), "cell hashes collide"
+    return cells

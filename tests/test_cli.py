@@ -1,0 +1,183 @@
+"""The CLI run as a user would: files written, determinism, resume, failures recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pgbench
+from pgbench.cli import main
+from pgbench.estimators.base import Estimator, NoParams
+from pgbench.experiments.gradient_quality import METRICS
+from pgbench.registry import ESTIMATORS
+from pgbench.results import COLUMNS, TIMING_METRICS, read_failures
+
+SUITE = """\
+name: tiny
+experiment: gradient-quality
+seeds: 2
+repeats: 4
+batch_sizes: [2, 8]
+reference_episodes: 100
+envs:
+  - {name: garnet, params: {n_states: 3, n_actions: 2, branching: 2, horizon: 5}}
+policies:
+  - {name: tabular-softmax, params: {init_scale: 1.0}}
+estimators:
+  - reinforce
+  - reward-to-go
+"""
+
+
+def _nan_estimator(sampler, theta, episodes, seed, params):
+    sampler.episode_sums(theta, episodes, seed)
+    return np.full(theta.shape, np.nan)
+
+
+def _crashing_estimator(sampler, theta, episodes, seed, params):
+    raise RuntimeError("boom\nsecond line")
+
+
+for _name, _fn in (("test-nan", _nan_estimator), ("test-crash", _crashing_estimator)):
+    if _name not in ESTIMATORS:
+        ESTIMATORS.register(_name)(
+            Estimator(
+                name=_name, fn=_fn, params=NoParams, unbiased=False, citation="tests/test_cli.py"
+            )
+        )
+
+
+def write_suite(tmp_path, text: str = SUITE, name: str = "suite.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def without_timing(df: pd.DataFrame) -> pd.DataFrame:
+    return df[~df["metric"].isin(TIMING_METRICS)].reset_index(drop=True)
+
+
+def test_run_as_a_user(tmp_path):
+    suite = write_suite(tmp_path)
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pgbench.cli", "run", str(suite)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    run = tmp_path / "results" / "tiny"  # the default run directory
+    assert len(list((run / "cells").glob("*.parquet"))) == 4  # 2 seeds x 2 estimators
+    for name in ("results.csv", "metadata.json", "variance_mse.png"):
+        assert (run / name).is_file(), name
+    assert not (run / "failures.jsonl").exists()
+    assert "results: results/tiny/" in proc.stdout and "4 cells: 4 run" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+    meta = json.loads((run / "metadata.json").read_text())
+    assert meta["suite"]["text"] == SUITE and meta["suite"]["name"] == "tiny"
+    assert len(meta["cells"]) == 4 and meta["status"] == "finished"
+    assert set(meta["versions"]) >= {"python", "numpy", "numba", "pandas", "pyarrow"}
+    assert meta["machine"]["cpu_count"] >= 1 and "commit" in meta["git"]
+    assert meta["numba"]["num_threads"] >= 1 and meta["numba"]["threading_layer"]
+
+    table = pgbench.load_results(run)
+    assert list(table.columns) == list(COLUMNS)
+    assert len(table) == 4 * 2 * len(METRICS)
+    assert set(table["metric"]) == set(METRICS) and set(table["x"]) == {2, 8}
+    assert set(table["reference"]) == {"exact"} and set(table["x_name"]) == {"batch_size"}
+    csv = pd.read_csv(run / "results.csv", keep_default_na=False)
+    assert list(csv.columns) == list(COLUMNS)
+    np.testing.assert_array_equal(csv["value"].to_numpy(), table["value"].to_numpy())
+    one = pgbench.load_results(next((run / "cells").glob("*.parquet")))
+    assert len(one) == 2 * len(METRICS) and one["cell"].nunique() == 1
+
+
+def test_rerun_skips_finished_cells_and_runs_are_deterministic(tmp_path, capsys):
+    suite = write_suite(tmp_path)
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["run", str(suite), "--out", str(a)]) == 0
+    first = pgbench.load_results(a)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (a / "cells").glob("*.parquet")}
+    capsys.readouterr()
+
+    assert main(["run", str(suite), "--out", str(a)]) == 0
+    assert "4 cells: 0 run, 4 already finished, 0 failed" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in (a / "cells").glob("*.parquet")} == mtimes
+    pd.testing.assert_frame_equal(pgbench.load_results(a), first)
+
+    assert main(["run", str(suite), "--out", str(b)]) == 0  # a fresh run, same suite
+    second = pgbench.load_results(b)
+    pd.testing.assert_frame_equal(without_timing(second), without_timing(first))
+    assert (second.loc[second["metric"] == "seconds", "value"] > 0).all()
+
+    changed = write_suite(tmp_path, SUITE.replace("repeats: 4", "repeats: 3"), "changed.yaml")
+    assert main(["run", str(changed), "--out", str(a)]) == 0
+    assert len(list((a / "cells").glob("*.parquet"))) == 8  # old cells kept on disk ...
+    assert set(pgbench.load_results(a)["cell"]).isdisjoint(first["cell"])  # ... but not loaded
+
+
+def test_failing_cells_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
+    text = SUITE.replace("  - reward-to-go\n", "  - test-nan\n  - test-crash\n")
+    suite, out = write_suite(tmp_path, text), tmp_path / "out"
+    assert main(["run", str(suite), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "4 failed" in captured.out and "Traceback" not in captured.err
+
+    failures = read_failures(out)
+    assert len(failures) == 4
+    nan = [f for f in failures if f["method"] == "test-nan"]
+    crash = [f for f in failures if f["method"] == "test-crash"]
+    assert len(nan) == len(crash) == 2
+    assert all("non-finite" in f["error"] and "traceback" not in f for f in nan)
+    assert all(f["error"] == "RuntimeError: boom" and "boom" in f["traceback"] for f in crash)
+    assert all(len(f["cell"]) == 16 and "\n" not in f["error"] for f in failures)
+
+    table = pgbench.load_results(out)
+    assert set(table["method"]) == {"reinforce"} and table["seed"].nunique() == 2
+    assert len(list((out / "cells").glob("*.parquet"))) == 2
+    assert set(pd.read_csv(out / "results.csv")["method"]) == {"reinforce"}
+    assert (out / "variance_mse.png").is_file()
+
+    assert main(["run", str(suite), "--out", str(out)]) == 1  # failed cells are retried
+    assert "2 already finished, 4 failed" in capsys.readouterr().out
+    assert len(read_failures(out)) == 4
+
+
+def test_list_names_everything_registered(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in (
+        "environments:",
+        "policies:",
+        "estimators:",
+        "cartpole-v1",
+        "garnet",
+        "tabular-softmax",
+        "linear-softmax",
+        "reinforce",
+        "reward-to-go",
+    ):
+        assert name in out
+
+
+def test_missing_suite_file_is_one_line_exit_2(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("pgbench: error: cannot read suite")
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_arguments_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
