@@ -96,3 +96,29 @@ def test_gymnasium_vector_reference(benchmark):
     )
     sps = record("gymnasium-vector-numpy", steps, _best(benchmark))
     benchmark.extra_info.update(env_steps=steps, steps_per_second=sps)
+
+
+def _gpu_available() -> bool:
+    try:
+        from pgbench.kernels import cuda
+
+        return cuda.available() and not cuda.SIMULATOR
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _gpu_available(), reason="needs an NVIDIA GPU and numba-cuda")
+def test_streaming_kernel_cuda(benchmark, cartpole):
+    """One GPU thread per lane, 1 M episodes (host-device copies included)."""
+    env, pol = cartpole
+    k = build(env, pol, "cuda")
+    k.stream(env.params, THETA, 0, 1024, env.horizon, env.gamma)
+    out = benchmark.pedantic(
+        k.stream,
+        args=(env.params, THETA, 1, 1_000_000, env.horizon, env.gamma),
+        rounds=5,
+        warmup_rounds=1,
+    )
+    steps = int(out.lengths.sum())
+    sps = record("pgbench stream (cuda, 1M episodes)", steps, _best(benchmark))
+    benchmark.extra_info.update(env_steps=steps, steps_per_second=sps)
