@@ -30,14 +30,9 @@ from __future__ import annotations
 import numpy as np
 
 from pgbench.errors import InvalidSpecError, NoExactFormError
+from pgbench.policies.tabular_softmax import probs_table
 
 SUPPORTED_POLICY = "tabular-softmax"
-
-
-def _softmax_rows(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of an (S, A) array."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def _setup(env, policy, theta) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -64,7 +59,7 @@ def _setup(env, policy, theta) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         )
     if not np.all(np.isfinite(theta)):
         raise InvalidSpecError(f"theta has non-finite entries (environment {env.describe()})")
-    return P, R, mu0, _softmax_rows(theta.reshape(S, A))
+    return P, R, mu0, probs_table(theta, S, A)
 
 
 def _q_values(P, R, pi, gamma: float, H: int) -> tuple[np.ndarray, np.ndarray]:
