@@ -98,7 +98,7 @@ def estimate(
         "env_steps": sampler.env_steps,
         "episodes": sampler.episodes,
         "seconds": seconds,
-        "unbiased": est.unbiased,
+        "unbiased": est.is_unbiased(hp),
     }
 
 
@@ -114,6 +114,13 @@ def exact_gradient(env, policy, theta) -> np.ndarray:
     from pgbench import exact
 
     return exact.exact_gradient(env, policy, check_theta(policy, theta))
+
+
+def exact_natural_gradient(env, policy, theta) -> np.ndarray:
+    """F^+ grad J in closed form (tabular MDPs), F the exact Fisher of :mod:`pgbench.exact`."""
+    from pgbench import exact
+
+    return exact.exact_natural_gradient(env, policy, check_theta(policy, theta))
 
 
 def load_results(path):

@@ -1,6 +1,11 @@
 """Gradient estimators: one module per family, each registering into ESTIMATORS."""
 
-from pgbench.estimators import likelihood_ratio  # noqa: F401  (registration)
+from pgbench.estimators import (  # noqa: F401  (registration)
+    critics,
+    finite_difference,
+    likelihood_ratio,
+    natural,
+)
 from pgbench.estimators.base import Estimator
 
 __all__ = ["Estimator"]

@@ -28,7 +28,8 @@ class Estimator:
         name: registry name.
         fn: ``(sampler, theta, episodes, seed, params) -> gradient (P,)``.
         params: pydantic model of the hyperparameters (extra keys forbidden).
-        unbiased: True if E[estimate] = grad J exactly at every batch size.
+        unbiased: True if E[estimate] = grad J exactly at every batch size, or a
+            function of the params saying so.
         bias_note: what the bias depends on, for biased estimators.
         citation: source of the estimator.
     """
@@ -36,6 +37,10 @@ class Estimator:
     name: str
     fn: Callable
     params: type[BaseModel]
-    unbiased: bool
+    unbiased: bool | Callable[[BaseModel], bool]
     citation: str
     bias_note: str = ""
+
+    def is_unbiased(self, params: BaseModel) -> bool:
+        """Whether the estimate with these hyperparameters is unbiased at every batch size."""
+        return bool(self.unbiased(params) if callable(self.unbiased) else self.unbiased)
