@@ -176,3 +176,38 @@ def exact_fisher(env, policy, theta) -> np.ndarray:
     for s in range(S):
         F[s, :, s, :] = rho[s] * (np.diag(pi[s]) - np.outer(pi[s], pi[s]))
     return F.reshape(S * A, S * A)
+
+
+def exact_natural_gradient(env, policy, theta) -> np.ndarray:
+    """The natural gradient F^+ grad J, shape (S*A,) flat row-major (Kakade 2001).
+
+    F is :func:`exact_fisher` (unnormalized discounted visitation weighting) and F^+
+    its Moore-Penrose pseudo-inverse, so this is the minimum-norm solution of
+    F w = grad J. Softmax has a null direction per state: adding a constant c to the
+    logits theta[s, :] leaves pi unchanged, so F (w + c 1_s) = F w and every w + c 1_s
+    solves the system equally well. grad J[s, :] = rho(s) pi_s * Abar[s, :] sums to zero
+    over actions (sum_a pi(a|s) Abar[s, a] = 0), so it is orthogonal to the null
+    directions and lies in the range of F: a solution exists, and the minimum-norm one
+    is orthogonal to every null direction, sum_a w[s, a] = 0 for each state.
+
+    Closed form. F is block diagonal, block s = rho(s) (diag(pi_s) - pi_s pi_s^T), and
+    that block maps Abar[s, :] to grad J[s, :] (Kakade 2001, Thm. 1: the natural
+    gradient is the weight of the compatible advantage approximator), so
+
+        w[s, :] = Abar[s, :] - mean_a Abar[s, a],
+        Abar[s, a] = sum_t gamma^t d_t(s) (Q_t(s, a) - V_t(s)) / rho(s),
+
+    the rho-weighted average advantage centred over actions, and w[s] = 0 for states
+    never visited (rho(s) = 0). This equals pinv(F) @ grad J whenever pi > 0 (finite
+    logits), and stays accurate where pinv would not: nearly deterministic states make
+    the block's entries cancel to rounding error. Units: advantage units (reward).
+    Arguments and errors as :func:`exact_q_values`.
+    """
+    P, R, mu0, pi = _setup(env, policy, theta)
+    H = env.horizon
+    Q, V = _q_values(P, R, pi, env.gamma, H)
+    weight = _discounts(env.gamma, H)[:, None] * _visitation(P, mu0, pi, H)  # (H, S)
+    rho = weight.sum(axis=0)  # (S,)
+    total = np.einsum("ts,tsa->sa", weight, Q - V[:H, :, None])  # rho(s) Abar[s, a]
+    abar = np.divide(total, rho[:, None], out=np.zeros_like(total), where=rho[:, None] > 0)
+    return (abar - abar.mean(axis=1, keepdims=True)).ravel()

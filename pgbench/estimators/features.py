@@ -3,7 +3,9 @@
 Value functions of a finite-horizon problem depend on time. For tabular
 environments the features are one-hot over (t, s) (or (t, s, a)), which
 represent V_t(s) and Q_t(s, a) exactly; for vector observations they are
-``(x, 1)`` (linear in the observation, time ignored), per action for Q.
+``(x, 1, tau, tau^2)`` with tau = t / H the elapsed fraction of the horizon
+(linear in the observation, quadratic in time, since the discounted value of a
+truncated episode shrinks as the horizon nears), per action for Q.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ def value_features(env, obs: np.ndarray, t: np.ndarray) -> np.ndarray:
         X = np.zeros((len(t), env.horizon * S))
         X[np.arange(len(t)), np.asarray(t) * S + obs[:, 0].astype(np.int64)] = 1.0
         return X
-    return np.concatenate([obs, np.ones((len(t), 1))], axis=1)
+    tau = np.asarray(t, dtype=np.float64)[:, None] / env.horizon
+    return np.concatenate([obs, np.ones((len(t), 1)), tau, tau * tau], axis=1)
 
 
 def action_value_features(env, obs: np.ndarray, t: np.ndarray, actions: np.ndarray) -> np.ndarray:
