@@ -91,7 +91,7 @@ def _list() -> int:
 def _run(suite_path: Path, out: Path | None) -> int:
     from rich.console import Console
 
-    from pgbench import plots
+    from pgbench import plots, report
     from pgbench.config import parse_suite
     from pgbench.runner import run_suite
 
@@ -111,6 +111,7 @@ def _run(suite_path: Path, out: Path | None) -> int:
             suite, out, suite_text=text, suite_file=str(suite_path), observer=observer
         )
     figures = plots.make_plots(summary.table, summary.run_dir)
+    tables = report.write_ranking(summary.table, summary.run_dir)
 
     _print_summary(out_console, summary)
     for f in summary.failed:
@@ -122,7 +123,7 @@ def _run(suite_path: Path, out: Path | None) -> int:
     out_console.print(
         f"results: {summary.run_dir}/ (cells/, {summary.files['csv'].name}, "
         f"{summary.files['metadata'].name}"
-        + "".join(f", {p.name}" for p in figures)
+        + "".join(f", {p.name}" for p in [*figures, *tables])
         + (", failures.jsonl" if summary.failed else "")
         + ")",
         soft_wrap=True,
@@ -203,30 +204,43 @@ class _ProgressObserver:
 
 
 def _print_summary(console, summary) -> None:
-    """One small table per (env, policy): per estimator, medians over seeds at the largest
-    batch size."""
+    """The compact ranking: one table per (env, policy, theta), one row per estimator, its
+    MSE rank at every batch size, and its median MSE (bootstrap interval over seeds),
+    cosine, env steps and seconds per estimate at the largest batch size."""
+    import pandas as pd
     from rich.table import Table
 
-    table = summary.table
-    if table is None or table.empty:
+    from pgbench import report
+
+    if summary.table is None or summary.table.empty:
         return
-    metrics = ("mse", "trace_cov", "bias_norm", "cosine", "snr", "seconds")
-    heads = ("MSE", "tr Cov", "|bias|", "cosine", "SNR", "s/estimate")
-    for (env, pol), part in table.groupby(["env_label", "policy_label"], sort=False):
-        top = part[part["x"] == part["x"].max()]
-        n_seeds = top["seed"].nunique()
-        out = Table(
-            title=f"{env} x {pol}: N = {top['x'].iloc[0]}, median over {n_seeds} "
-            f"seed{'s' if n_seeds != 1 else ''}, reference "
-            f"{top['reference'].iloc[0]}",
-            title_justify="left",
+    rank = report.ranking(summary.table)
+    for (env, pol, theta, ref), frame in report.rank_matrix(rank):
+        sizes = [c for c in frame.columns if c.startswith("N=")]
+        n_seeds = int(frame["n_seeds"].max())
+        where = " x ".join([env, pol] + ([f"theta {theta}"] if theta else []))
+        console.print(
+            f"{where}: MSE rank by batch size (median over {n_seeds} "
+            f"seed{'s' if n_seeds != 1 else ''}, reference {ref}); values at {sizes[-1]}",
+            soft_wrap=True,
+            markup=False,
         )
+        out = Table()
         out.add_column("estimator", overflow="fold")
-        for head in heads:
+        for head in ("unb.", *sizes, "MSE", "95% CI", "cosine", "steps", "s/est"):
             out.add_column(head, justify="right", no_wrap=True)
-        for label, rows in top.groupby("method_label", sort=False):
-            med = rows.groupby("metric")["value"].median()
-            out.add_row(label, *(f"{med.get(m, float('nan')):.3g}" for m in metrics))
+        for row in frame.to_dict("records"):
+            unbiased = "-" if pd.isna(row["unbiased"]) else ("yes" if row["unbiased"] else "no")
+            out.add_row(
+                row["estimator"],
+                unbiased,
+                *("" if pd.isna(row[c]) else str(int(row[c])) for c in sizes),
+                f"{row['mse_median']:.3g}",
+                f"[{row['mse_lo']:.3g}, {row['mse_hi']:.3g}]",
+                f"{row['cosine_median']:.3g}",
+                f"{row['env_steps_median']:.0f}",
+                f"{row['seconds_median']:.2g}",
+            )
         console.print(out)
 
 

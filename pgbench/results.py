@@ -12,15 +12,19 @@ env_label       str     its label in the suite (unique there; plots use it)
 policy          str     policy registry name
 policy_params   str     canonical JSON
 policy_label    str     label
+theta           str     label of the evaluation point (``""`` for kinds without one)
+theta_params    str     its definition as canonical JSON, e.g. ``{"kind":"init","seed":0}``
 method          str     estimator (or algorithm) registry name
 method_params   str     canonical JSON, e.g. ``{"baseline":"optimal"}``
 method_label    str     label (one line per label in plots)
+unbiased        bool    the estimator is unbiased with these params (NA for non-estimators)
 seed            int64   replicate seed of the cell
 x_name          str     what x counts: ``batch_size`` (episodes per estimate), ...
 x               int64   the x value
 metric          str     e.g. ``mse``; see the experiment module for definitions
 value           float64 the metric's value (NaN where undefined)
-reference       str     reference gradient: ``exact`` or ``mc-<episodes>`` ("" if none)
+reference       str     reference gradient: ``exact``, or ``mc-<episodes>`` where it is a
+                        large-batch reward-to-go estimate (``""`` if none)
 =============== ======= ==========================================================
 
 A run directory holds::
@@ -30,6 +34,7 @@ A run directory holds::
     failures.jsonl       one JSON object per failed cell of the last run (absent if none)
     results.csv          the table of the current cells, as CSV
     *.png                plots (pgbench.plots)
+    ranking.md, .csv     estimators ranked by MSE at each batch size (pgbench.report)
 
 The ``seconds`` metric (wall time) is the only value that differs between runs
 of the same suite; every other value is reproduced bit for bit.
@@ -63,9 +68,12 @@ COLUMNS: dict[str, str] = {
     "policy": "string",
     "policy_params": "string",
     "policy_label": "string",
+    "theta": "string",
+    "theta_params": "string",
     "method": "string",
     "method_params": "string",
     "method_label": "string",
+    "unbiased": "boolean",
     "seed": "int64",
     "x_name": "string",
     "x": "int64",
@@ -84,12 +92,13 @@ class ResultsError(PgbenchError):
     """A results path that does not hold results."""
 
 
-_SCHEMA = pa.schema(
-    [
-        (name, {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}[kind])
-        for name, kind in COLUMNS.items()
-    ]
-)
+_ARROW = {
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "boolean": pa.bool_(),
+}
+_SCHEMA = pa.schema([(name, _ARROW[kind]) for name, kind in COLUMNS.items()])
 
 
 def cell_frame(cell, output) -> pd.DataFrame:
@@ -106,12 +115,14 @@ def cell_frame(cell, output) -> pd.DataFrame:
         "policy": cell.policy.name,
         "policy_params": canonical_json(cell.policy.params),
         "policy_label": cell.policy.display,
+        "theta": cell.theta.display if cell.theta is not None else "",
+        "theta_params": canonical_json(cell.theta.definition()) if cell.theta is not None else "",
         "method": cell.method.name,
         "method_params": canonical_json(cell.method.params),
         "method_label": cell.method.display,
         "seed": cell.seed,
     }
-    extra = {"reference": "", **output.columns}
+    extra = {"reference": "", "unbiased": None, **output.columns}
     records = [{**ident, **row._asdict(), **extra} for row in output.rows]
     return conform(pd.DataFrame.from_records(records, columns=list(COLUMNS)))
 
@@ -173,8 +184,16 @@ def write_cell(run_dir: Path, cell, df: pd.DataFrame) -> Path:
 # ---------------------------------------------------------------- reading
 
 
+# columns added after the first release, with their value in files written before them
+_ADDED_COLUMNS = {"theta": "", "theta_params": "", "unbiased": None}
+
+
 def read_cell(path: Path) -> pd.DataFrame:
-    return conform(pq.read_table(path).to_pandas())
+    df = pq.read_table(path).to_pandas()
+    for name, value in _ADDED_COLUMNS.items():
+        if name not in df.columns:
+            df[name] = value
+    return conform(df)
 
 
 def empty_table() -> pd.DataFrame:

@@ -53,6 +53,7 @@ class Outcome:
             "cell": c.hash,
             "env": c.env.display,
             "policy": c.policy.display,
+            "theta": c.theta.display if c.theta is not None else None,
             "method": c.method.display,
             "seed": c.seed,
             "error_type": self.error_type,

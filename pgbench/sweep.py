@@ -1,15 +1,18 @@
 """Suite -> Cells: the grid of independent units of work, each with a stable content hash.
 
-A :class:`Cell` is one (env, policy, method, seed) of a suite, with the
+A :class:`Cell` is one (env, policy, point, method, seed) of a suite, with the
 experiment's settings (batch sizes, repeats, ...) inside it: the x axis of a
-cell is computed in one go, so each cell writes one Parquet file of rows.
+cell is computed in one go, so each cell writes one Parquet file of rows. The
+point is the evaluation point theta of a gradient-quality suite
+(:class:`~pgbench.config.ThetaSpec`); kinds without one have ``theta=None``.
 
 Seeds are derived, never drawn: :func:`derive_seed` hashes a key such as
 ``(seed, "estimate", N, r)`` through :class:`numpy.random.SeedSequence` into a
 uint64. The key of an estimate names the replicate seed, the batch size N and
 the repeat r, but *not* the method, so all methods of one (env, policy, seed)
 see the same episode streams (common random numbers: their differences are
-paired).
+paired). The key does not name the theta point either, so every point reuses
+the same keys (the episodes still differ, since the policy does).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from pgbench.config import EnvSpec, PolicySpec, Spec, Suite
+from pgbench.config import EnvSpec, PolicySpec, Spec, Suite, ThetaSpec
 
 HASH_CHARS = 16  # hex digits of the cell hash used in file names and tables
 
@@ -53,11 +56,12 @@ def derive_seed(*key: int | str) -> int:
 
 @dataclass(frozen=True, eq=False)
 class Cell:
-    """One unit of work: an (env, policy, method, seed) of a suite.
+    """One unit of work: an (env, policy, theta point, method, seed) of a suite.
 
     ``index`` is the cell's place in :func:`expand` order (tables are sorted by it).
     ``settings`` holds the experiment's keys beyond the grid (batch sizes, repeats,
-    theta, reference episodes, backend) as JSON types.
+    reference episodes, backend) as JSON types. ``theta`` is None for experiment
+    kinds without evaluation points.
     """
 
     suite: str
@@ -68,6 +72,7 @@ class Cell:
     method: Spec
     seed: int
     settings: dict
+    theta: ThetaSpec | None = None
 
     def canonical(self) -> dict:
         """Everything that determines this cell's rows, incl. the pgbench version."""
@@ -79,6 +84,7 @@ class Cell:
             "experiment": self.experiment,
             "env": self.env.canonical(),
             "policy": self.policy.canonical(),
+            "theta": self.theta.canonical() if self.theta is not None else None,
             "method": self.method.canonical(),
             "seed": self.seed,
             "settings": self.settings,
@@ -90,10 +96,11 @@ class Cell:
         return hashlib.sha256(canonical_json(self.canonical()).encode()).hexdigest()[:HASH_CHARS]
 
     def describe(self) -> str:
-        """``env / policy / method / seed s``, for progress lines and failures."""
-        return (
-            f"{self.env.display} / {self.policy.display} / {self.method.display} / seed {self.seed}"
-        )
+        """``env / policy / [theta /] method / seed s``, for progress lines and failures."""
+        parts = [self.env.display, self.policy.display]
+        if self.theta is not None:
+            parts.append(self.theta.display)
+        return " / ".join([*parts, self.method.display, f"seed {self.seed}"])
 
     def __repr__(self) -> str:
         return f"Cell({self.hash}: {self.describe()})"
@@ -102,11 +109,13 @@ class Cell:
 def _settings(suite: Suite) -> dict:
     """The suite's keys other than the grid axes, as JSON types."""
     grid = {"name", "experiment", "description", "seeds", "envs", "policies", suite.method_key}
+    grid |= {"theta", "thetas"} & set(type(suite).model_fields)
     return suite.model_dump(mode="json", exclude=grid)
 
 
 def expand(suite: Suite) -> list[Cell]:
-    """Cells of ``suite`` in a fixed order: env, policy (where the env accepts it), seed, method.
+    """Cells of ``suite`` in a fixed order: env, policy (where the env accepts it), theta
+    point, seed, method (where :meth:`Suite.runs` lets it run on the env).
 
     Methods vary fastest so that cells sharing episode streams run next to each other.
     """
@@ -114,20 +123,24 @@ def expand(suite: Suite) -> list[Cell]:
     methods = suite.methods
     cells: list[Cell] = []
     for i, j in suite.pairs():
-        for seed in suite.seeds:
-            for method in methods:
-                cells.append(
-                    Cell(
-                        suite=suite.name,
-                        experiment=suite.experiment,
-                        index=len(cells),
-                        env=suite.envs[i],
-                        policy=suite.policies[j],
-                        method=method,
-                        seed=seed,
-                        settings=settings,
+        for theta in suite.points:
+            for seed in suite.seeds:
+                for method in methods:
+                    if not suite.runs(suite.envs[i], method):
+                        continue
+                    cells.append(
+                        Cell(
+                            suite=suite.name,
+                            experiment=suite.experiment,
+                            index=len(cells),
+                            env=suite.envs[i],
+                            policy=suite.policies[j],
+                            method=method,
+                            seed=seed,
+                            settings=settings,
+                            theta=theta,
+                        )
                     )
-                )
     hashes = [c.hash for c in cells]
     assert len(set(hashes)) == len(hashes), "cell hashes collide"
     return cells

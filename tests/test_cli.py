@@ -13,9 +13,11 @@ import pytest
 
 import pgbench
 from pgbench.cli import main
+from pgbench.errors import InvalidSpecError
 from pgbench.estimators.base import Estimator, NoParams
 from pgbench.experiments.gradient_quality import METRICS
 from pgbench.registry import ESTIMATORS
+from pgbench.report import RANKING_COLUMNS
 from pgbench.results import COLUMNS, TIMING_METRICS, read_failures
 
 SUITE = """\
@@ -44,7 +46,18 @@ def _crashing_estimator(sampler, theta, episodes, seed, params):
     raise RuntimeError("boom\nsecond line")
 
 
-for _name, _fn in (("test-nan", _nan_estimator), ("test-crash", _crashing_estimator)):
+def _needs_8_estimator(sampler, theta, episodes, seed, params):
+    if episodes < 8:
+        raise InvalidSpecError(f"needs at least 8 episodes, got {episodes}")
+    sums = sampler.episode_sums(theta, episodes, seed)
+    return sums.returns @ sums.score_sums / episodes
+
+
+for _name, _fn in (
+    ("test-nan", _nan_estimator),
+    ("test-crash", _crashing_estimator),
+    ("test-needs-8", _needs_8_estimator),
+):
     if _name not in ESTIMATORS:
         ESTIMATORS.register(_name)(
             Estimator(
@@ -77,10 +90,13 @@ def test_run_as_a_user(tmp_path):
     assert proc.returncode == 0, proc.stderr
     run = tmp_path / "results" / "tiny"  # the default run directory
     assert len(list((run / "cells").glob("*.parquet"))) == 4  # 2 seeds x 2 estimators
-    for name in ("results.csv", "metadata.json", "variance_mse.png"):
+    files = ("results.csv", "metadata.json", "ranking.csv", "ranking.md")
+    for name in (*files, "variance_mse.png", "cosine.png", "mse_cost.png"):
         assert (run / name).is_file(), name
     assert not (run / "failures.jsonl").exists()
     assert "results: results/tiny/" in proc.stdout and "4 cells: 4 run" in proc.stdout
+    assert "MSE rank by batch size (median over 2 seeds, reference exact)" in proc.stdout
+    assert "ranking.csv, ranking.md" in proc.stdout
     assert "Traceback" not in proc.stderr
 
     meta = json.loads((run / "metadata.json").read_text())
@@ -95,6 +111,16 @@ def test_run_as_a_user(tmp_path):
     assert len(table) == 4 * 2 * len(METRICS)
     assert set(table["metric"]) == set(METRICS) and set(table["x"]) == {2, 8}
     assert set(table["reference"]) == {"exact"} and set(table["x_name"]) == {"batch_size"}
+    assert set(table["theta"]) == {"init(seed=0)"}
+    assert set(table["theta_params"]) == {'{"kind":"init","seed":0}'}
+    assert table["unbiased"].dtype == "boolean" and table["unbiased"].all()
+
+    rank = pd.read_csv(run / "ranking.csv")
+    assert list(rank.columns) == RANKING_COLUMNS
+    assert len(rank) == 2 * 2 and set(rank["n_seeds"]) == {2}  # 2 sizes x 2 estimators
+    assert rank.groupby("batch_size")["rank"].apply(list).tolist() == [[1, 2], [1, 2]]
+    md = (run / "ranking.md").read_text()
+    assert "bootstrap interval of the median MSE over seeds" in md and "### N = 8" in md
     csv = pd.read_csv(run / "results.csv", keep_default_na=False)
     assert list(csv.columns) == list(COLUMNS)
     np.testing.assert_array_equal(csv["value"].to_numpy(), table["value"].to_numpy())
@@ -119,6 +145,9 @@ def test_rerun_skips_finished_cells_and_runs_are_deterministic(tmp_path, capsys)
     second = pgbench.load_results(b)
     pd.testing.assert_frame_equal(without_timing(second), without_timing(first))
     assert (second.loc[second["metric"] == "seconds", "value"] > 0).all()
+    ranks = [pd.read_csv(d / "ranking.csv").drop(columns="seconds_median") for d in (a, b)]
+    pd.testing.assert_frame_equal(*ranks)
+    assert (a / "ranking.md").read_text() == (b / "ranking.md").read_text()
 
     changed = write_suite(tmp_path, SUITE.replace("repeats: 4", "repeats: 3"), "changed.yaml")
     assert main(["run", str(changed), "--out", str(a)]) == 0
@@ -181,3 +210,44 @@ def test_bad_arguments_exit_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["frobnicate"])
     assert info.value.code == 2
+
+
+THETAS = SUITE.replace("seeds: 2", "seeds: 1").replace(
+    "reference_episodes: 100\n",
+    "reference_episodes: 100\nthetas:\n  - {kind: init, seed: 0}\n"
+    "  - {kind: path, seed: 0, steps: 2, lr: 1.0, estimator: exact, label: trained}\n",
+)
+
+
+def test_thetas_min_batch_and_unspendable_batch_sizes(tmp_path, capsys):
+    text = THETAS.replace(
+        "  - reward-to-go\n",
+        "  - {name: test-needs-8, label: fits, min_batch: 8}\n  - {name: test-needs-8}\n",
+    )
+    suite, out = write_suite(tmp_path, text), tmp_path / "out"
+    assert main(["run", str(suite), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "6 cells: 4 run, 0 already finished, 2 failed" in captured.out
+    failures = read_failures(out)
+    assert {f["theta"] for f in failures} == {"init(seed=0)", "trained"}
+    assert all(
+        f["error"] == "estimator 'test-needs-8' at batch size 2: needs at least 8 episodes, "
+        "got 2 (an estimator's min_batch skips the batch sizes below it)"
+        for f in failures
+    )
+    table = pgbench.load_results(out)
+    assert list(dict.fromkeys(table["theta"])) == ["init(seed=0)", "trained"]
+    fits = table[table["method_label"] == "fits"]
+    assert set(fits["x"]) == {8} and set(table.loc[table["method"] == "reinforce", "x"]) == {2, 8}
+    assert not fits["unbiased"].any()  # test-needs-8 is registered as biased
+    rank = pd.read_csv(out / "ranking.csv")
+    assert set(rank["theta"]) == {"init(seed=0)", "trained"}
+    assert rank.groupby(["theta", "batch_size"]).size().to_dict() == {
+        ("init(seed=0)", 2): 1,
+        ("init(seed=0)", 8): 2,
+        ("trained", 2): 1,
+        ("trained", 8): 2,
+    }
+    for name in ("variance_mse.png", "cosine.png", "mse_cost.png", "ranking.md"):
+        assert (out / name).is_file()
+    assert "theta trained" in captured.out

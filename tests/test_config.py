@@ -33,7 +33,7 @@ BAD = [
         "theta: {seed: 0}",
         "theta: {sed: 0}",
         "6:9",
-        "unknown key 'sed' in theta; did you mean 'seed'?",
+        "unknown key 'sed' in theta; did you mean 'seed'",
     ),
     (
         "unknown-top-key",
@@ -198,3 +198,198 @@ def test_no_policy_for_an_env_is_an_error():
         r"environment 'cartpole-v1'$",
     ):
         parse_suite(text)
+
+
+# ---------------------------------------------------------------- theta points and budgets
+
+THETAS = BASE.replace(
+    "theta: {seed: 0}\n",
+    """thetas:
+  - {kind: init, seed: 0}
+  - {kind: random, seed: 1, scale: 0.5, label: rnd}
+  - {kind: path, seed: 0, steps: 2, lr: 0.5, estimator: reward-to-go, episodes: 8}
+""",
+)
+
+
+def test_thetas_parse_with_defaults_and_labels():
+    suite = parse_suite(THETAS)
+    labels = [t.display for t in suite.points]
+    assert labels == [
+        "init(seed=0)",
+        "rnd",
+        "path(seed=0,steps=2,lr=0.5,estimator=reward-to-go,episodes=8)",
+    ]
+    assert suite.points[1].definition() == {"kind": "random", "seed": 1, "scale": 0.5}
+    exact = parse_suite(THETAS.replace("estimator: reward-to-go, episodes: 8", "estimator: exact"))
+    assert exact.points[2].definition() == {
+        "kind": "path",
+        "seed": 0,
+        "steps": 2,
+        "lr": 0.5,
+        "estimator": "exact",
+    }
+    # the single-point shorthand and the default are one init point
+    assert [t.definition() for t in parse_suite(BASE).points] == [{"kind": "init", "seed": 0}]
+    no_theta = parse_suite(BASE.replace("theta: {seed: 0}\n", ""))
+    assert [t.display for t in no_theta.points] == ["init(seed=0)"]
+
+
+def position(text: str, line_has: str, token: str) -> str:
+    """``line:col`` (1-based) of ``token`` on the first line of ``text`` containing ``line_has``."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        if line_has in line:
+            return f"{n}:{line.index(token) + 1}"
+    raise AssertionError(f"no line with {line_has!r}")
+
+
+# (id, old, new, (line containing, token at the error), what the message must contain)
+BAD_THETAS = [
+    (
+        "theta-and-thetas",
+        "thetas:\n",
+        "theta: {seed: 0}\nthetas:\n",
+        ("thetas:", "thetas"),
+        "give either theta (one point) or thetas (a list), not both",
+    ),
+    (
+        "unknown-kind",
+        "{kind: init,",
+        "{kind: inti,",
+        ("kind: inti", "inti"),
+        "thetas[0].kind: Input should be 'init', 'random' or 'path'",
+    ),
+    (
+        "key-of-another-kind",
+        "{kind: init, seed: 0}",
+        "{kind: init, seed: 0, scale: 2.0}",
+        ("kind: init", "scale"),
+        "theta kind 'init' takes no key 'scale' (its keys: seed, label)",
+    ),
+    (
+        "unknown-theta-key",
+        "seed: 1, scale: 0.5",
+        "seed: 1, scael: 0.5",
+        ("scael", "scael"),
+        "unknown key 'scael' in thetas[1]; did you mean 'scale'",
+    ),
+    (
+        "non-positive-scale",
+        "scale: 0.5",
+        "scale: -1.0",
+        ("scale: -1.0", "-1.0"),
+        "thetas[1].scale: Input should be greater than 0",
+    ),
+    (
+        "path-missing-lr",
+        "lr: 0.5, ",
+        "",
+        ("kind: path", "{"),
+        "theta kind 'path' needs key 'lr'",
+    ),
+    (
+        "path-missing-episodes",
+        ", episodes: 8}",
+        "}",
+        ("kind: path", "{"),
+        "theta kind 'path' with estimator 'reward-to-go' needs key 'episodes'",
+    ),
+    (
+        "path-unknown-estimator",
+        "estimator: reward-to-go",
+        "estimator: reward-to-goo",
+        ("kind: path", "reward-to-goo"),
+        "unknown estimator 'reward-to-goo'; did you mean 'reward-to-go'?",
+    ),
+    (
+        "path-bad-estimator-param",
+        "episodes: 8}",
+        "episodes: 8, params: {bogus: 1}}",
+        ("kind: path", "bogus"),
+        "estimator 'reward-to-go': bogus",
+    ),
+    (
+        "exact-path-takes-no-episodes",
+        "estimator: reward-to-go",
+        "estimator: exact",
+        ("kind: path", "episodes"),
+        "a path along the exact gradient takes no 'episodes'",
+    ),
+    (
+        "duplicate-theta-label",
+        "label: rnd}",
+        "label: init(seed=0)}",
+        ("label: init", "init(seed=0)}"),
+        "theta label 'init(seed=0)' is used twice",
+    ),
+    (
+        "empty-thetas",
+        BASE.replace("theta: {seed: 0}", "thetas: []"),
+        None,
+        ("thetas: []", "[]"),
+        "thetas: Tuple should have at least 1 item",
+    ),
+    (
+        "min-batch-above-max-batch",
+        "  - reinforce\n",
+        "  - {name: reinforce, min_batch: 16}\n",
+        ("min_batch: 16", "16"),
+        "has no batch size to run on env",
+    ),
+    (
+        "min-batch-type",
+        "  - reinforce\n",
+        "  - {name: reinforce, min_batch: big}\n",
+        ("min_batch: big", "big"),
+        "estimators[0].min_batch: Input should be a valid integer",
+    ),
+    (
+        "estimator-envs-unknown-label",
+        "  - reinforce\n",
+        "  - {name: reinforce, envs: [garnt]}\n",
+        ("envs: [garnt]", "garnt"),
+        "lists env 'garnt', which is not an env label of this suite",
+    ),
+    (
+        "env-max-batch-zero",
+        "branching: 2}}",
+        "branching: 2}, max_batch: 0}",
+        ("max_batch: 0", "0}"),
+        "envs[0].max_batch: Input should be greater than or equal to 1",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BAD_THETAS, ids=[c[0] for c in BAD_THETAS])
+def test_bad_thetas_and_budgets_one_line_with_position(tmp_path, case):
+    _, old, new, (line_has, token), what = case
+    text = old if new is None else THETAS.replace(old, new)
+    assert text != THETAS
+    path = write(tmp_path, text)
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}:{position(text, line_has, token)}: "), message
+    assert what in message, message
+
+
+def test_budgets_and_env_lists():
+    text = (
+        BASE.replace("batch_sizes: [2, 8]", "batch_sizes: [2, 8, 32]")
+        .replace("  - reinforce\n", "  - {name: reinforce, min_batch: 8, envs: [small]}\n")
+        .replace("branching: 2}}", "branching: 2}, label: small, max_batch: 8}")
+    )
+    suite = parse_suite(text.replace("envs:\n", "envs:\n  - {name: chain, params: {n: 3}}\n"))
+    env_small, est = suite.envs[1], suite.estimators[0]
+    assert suite.sizes_for(env_small, est) == (8,)
+    assert suite.sizes_for(suite.envs[0], est) == (8, 32)
+    assert suite.runs(env_small, est) and not suite.runs(suite.envs[0], est)
+    assert est.canonical()["min_batch"] == 8 and "envs" not in est.canonical()
+    assert env_small.canonical()["max_batch"] == 8
+    with pytest.raises(SuiteError, match="no estimator runs on env 'small'"):
+        parse_suite(
+            text.replace("  - {name: reward-to-go, label: rtg}\n", "")
+            .replace("envs: [small]", "envs: [chain]")
+            .replace("envs:\n", "envs:\n  - chain\n")
+        )

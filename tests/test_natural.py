@@ -201,7 +201,7 @@ def _one_line_error(exc_type, *args, **kwargs):
     "params, match",
     [
         ({"base": "reward-to-g"}, "did you mean 'reward-to-go'"),
-        ({"base": "natural"}, "cannot be 'natural'"),
+        ({"base": "natural"}, "cannot be the wrapper 'natural'"),
         ({"base_params": {"critic": "bogus"}, "base": "q-critic"}, "base_params"),
         ({"base_params": {"anything": 1}}, "base_params"),
         ({"solver": "qr"}, "solver"),
@@ -226,3 +226,16 @@ def test_exact_natural_gradient_has_no_form_on_cartpole(cartpole):
     env, pol = cartpole
     with pytest.raises(NoExactFormError, match="cartpole-v1"):
         pgbench.exact_natural_gradient(env, pol, pol.init(0))
+
+
+def test_restricted_step_has_the_base_direction_and_the_trust_region_length(garnet):
+    env, pol = garnet
+    theta = pol.init(7)
+    g = pgbench.estimate("reward-to-go", env, pol, theta, 500, seed=3, backend="serial")
+    step = pgbench.estimate(
+        "restricted", env, pol, theta, 500, seed=3, backend="serial", epsilon=0.02
+    )
+    np.testing.assert_allclose(0.5 * step @ step, 0.02, rtol=1e-12)
+    np.testing.assert_allclose(step / np.linalg.norm(step), g / np.linalg.norm(g), rtol=1e-12)
+    with pytest.raises(InvalidSpecError, match="cannot be the wrapper 'restricted'"):
+        pgbench.estimate("natural", env, pol, theta, 10, seed=0, base="restricted")

@@ -32,6 +32,10 @@ class Estimator:
             function of the params saying so.
         bias_note: what the bias depends on, for biased estimators.
         citation: source of the estimator.
+        estimand: what the estimate estimates: ``"gradient"`` (grad J),
+            ``"natural-gradient"`` (F^+ grad J) or ``"restricted-step"`` (the
+            Euclidean trust-region step, see ``restricted``); experiments compare
+            each estimator with the exact (or reference) value of its estimand.
     """
 
     name: str
@@ -40,6 +44,7 @@ class Estimator:
     unbiased: bool | Callable[[BaseModel], bool]
     citation: str
     bias_note: str = ""
+    estimand: str = "gradient"
 
     def is_unbiased(self, params: BaseModel) -> bool:
         """Whether the estimate with these hyperparameters is unbiased at every batch size."""

@@ -42,8 +42,11 @@ from pgbench.registry import ESTIMATORS, suggest
 CG_RELATIVE_TOL = 1e-10  # CG stops once ||residual|| <= this * ||g||
 
 
-class NaturalParams(BaseModel):
-    """Hyperparameters of ``natural``."""
+WRAPPERS = ("natural", "restricted")  # estimators that wrap a base estimator
+
+
+class WrappedBaseParams(BaseModel):
+    """The base estimator a wrapping estimator (``natural``, ``restricted``) calls."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -53,24 +56,12 @@ class NaturalParams(BaseModel):
     base_params: dict[str, Any] = Field(
         default_factory=dict, description="hyperparameters of the base estimator"
     )
-    damping: float = Field(
-        1e-3,
-        ge=0.0,
-        description="Tikhonov damping relative to the mean eigenvalue of the Fisher "
-        "estimate: F + damping * tr(F) / P * I (0: minimum-norm solve)",
-    )
-    solver: Literal["direct", "cg"] = Field(
-        "direct",
-        description="direct: form F (P x P) and solve; cg: conjugate gradient on "
-        "Fisher-vector products, never forming F",
-    )
-    cg_iters: int = Field(10, ge=1, description="maximum conjugate-gradient iterations (cg)")
 
     @field_validator("base")
     @classmethod
     def _known_base(cls, base: str) -> str:
-        if base == "natural":
-            raise ValueError("the base estimator cannot be 'natural' itself")
+        if base in WRAPPERS:
+            raise ValueError(f"the base estimator cannot be the wrapper {base!r}")
         if base not in ESTIMATORS:
             raise ValueError(f"unknown estimator {base!r}" + suggest(base, ESTIMATORS.names()))
         return base
@@ -88,6 +79,36 @@ class NaturalParams(BaseModel):
                 raise ValueError(f"{base!r}: {where}: {err['msg']}") from None
         return base_params
 
+    def base_gradient(self, sampler, theta, episodes: int, seed: int) -> np.ndarray:
+        """g (P,) from the base estimator with its own hyperparameters."""
+        base = ESTIMATORS.get(self.base)
+        return base.fn(sampler, theta, episodes, seed, base.params(**self.base_params))
+
+
+class NaturalParams(WrappedBaseParams):
+    """Hyperparameters of ``natural``."""
+
+    damping: float = Field(
+        1e-3,
+        ge=0.0,
+        description="Tikhonov damping relative to the mean eigenvalue of the Fisher "
+        "estimate: F + damping * tr(F) / P * I (0: minimum-norm solve)",
+    )
+    solver: Literal["direct", "cg"] = Field(
+        "direct",
+        description="direct: form F (P x P) and solve; cg: conjugate gradient on "
+        "Fisher-vector products, never forming F",
+    )
+    cg_iters: int = Field(10, ge=1, description="maximum conjugate-gradient iterations (cg)")
+
+
+class RestrictedParams(WrappedBaseParams):
+    """Hyperparameters of ``restricted``."""
+
+    epsilon: float = Field(
+        0.01, gt=0.0, description="trust region 1/2 ||theta' - theta||^2 <= epsilon"
+    )
+
 
 def natural_gradient(sampler, theta, episodes: int, seed: int, params: NaturalParams) -> np.ndarray:
     """Natural policy gradient (F_hat + lam I)^-1 g_hat, (P,).
@@ -100,15 +121,8 @@ def natural_gradient(sampler, theta, episodes: int, seed: int, params: NaturalPa
     docstring. Units: those of g over those of F (for tabular softmax, reward: the
     exact natural gradient is a centred average advantage).
     """
-    base = ESTIMATORS.get(params.base)
     batch = sampler.batch(theta, episodes, seed)
-    g = base.fn(
-        _PaidFor(sampler, theta, episodes, seed),
-        theta,
-        episodes,
-        seed,
-        base.params(**params.base_params),
-    )
+    g = params.base_gradient(_PaidFor(sampler, theta, episodes, seed), theta, episodes, seed)
     scores, w = discounted_scores(batch, sampler.env.gamma)
     P = scores.shape[1]
 
@@ -164,6 +178,29 @@ def conjugate_gradient(matvec, b: np.ndarray, iters: int) -> np.ndarray:
     return x
 
 
+def restricted_direction(g: np.ndarray, epsilon: float) -> np.ndarray:
+    """argmax_d g^T d subject to 1/2 d^T d <= epsilon: d = sqrt(2 epsilon / g^T g) g (P,).
+
+    0 when g = 0 (every feasible step is then equally good to first order).
+    """
+    gg = float(g @ g)
+    return np.sqrt(2.0 * epsilon / gg) * g if gg > 0.0 else np.zeros_like(g)
+
+
+def restricted_step(sampler, theta, episodes: int, seed: int, params: RestrictedParams):
+    """Restricted gradient step of seed 001 (Kochenderfer, Wheeler & Wray 2022, Sec. 12.2).
+
+    Maximize the linearization U(theta) + g^T (theta' - theta) subject to
+    1/2 (theta' - theta)^T I (theta' - theta) <= epsilon, with g from the ``base``
+    estimator: the step theta' - theta = sqrt(2 epsilon / g^T g) g, (P,). Its
+    direction is the base gradient's; its length is fixed by epsilon. Measuring the
+    step by the KL divergence instead of I gives ``natural``.
+    """
+    return restricted_direction(
+        params.base_gradient(sampler, theta, episodes, seed), params.epsilon
+    )
+
+
 class _PaidFor:
     """The sampler as the base estimator sees it: the episodes already drawn for the
     Fisher (same theta and seed, at most as many) are replayed without being counted
@@ -209,6 +246,7 @@ ESTIMATORS.register("natural")(
         params=NaturalParams,
         unbiased=False,
         citation="Kakade (2001), NeurIPS 14; Peters & Schaal (2008), Neurocomputing 71",
+        estimand="natural-gradient",
         bias_note=(
             "biased at every finite batch size: a ratio of estimates (E[F_hat^-1] != F^-1) "
             "with F_hat and g_hat from the same episodes; this bias falls as O(1/N). With "
@@ -216,5 +254,20 @@ ESTIMATORS.register("natural")(
             "not F^+ g: a bias of order lam over the small eigenvalues of F that does not "
             "fall with N. A biased base estimator adds its own bias."
         ),
+    )
+)
+ESTIMATORS.register("restricted")(
+    Estimator(
+        name="restricted",
+        fn=restricted_step,
+        params=RestrictedParams,
+        unbiased=False,
+        citation="Kochenderfer, Wheeler & Wray (2022), Algorithms for Decision Making, Sec. 12.2",
+        bias_note=(
+            "a nonlinear function (g / ||g||) of an unbiased g: biased towards longer "
+            "noise directions at small batch sizes; the bias falls as the base estimate "
+            "concentrates. Compared with the step built from the exact gradient."
+        ),
+        estimand="restricted-step",
     )
 )

@@ -1,31 +1,50 @@
 """Gradient quality: how close an estimator's gradients are to the true one, against batch size.
 
-For one cell (env, policy, estimator, seed) at the fixed point
-``theta = policy.init(theta.seed)``:
+For one cell (env, policy, theta point, estimator, seed):
 
+0. the point theta (P,) of :func:`theta_point` (``init``, ``random`` or a
+   gradient-ascent ``path``; it does not depend on the cell's seed or estimator);
 1. the reference gradient g (P,): exact (:func:`pgbench.exact_gradient`,
    labelled ``exact``) where the env has a closed form, else a reward-to-go
    estimate from ``reference_episodes`` episodes with its own derived seed
    (labelled ``mc-<episodes>``; its own noise, trace_cov / episodes, then
-   enters bias_norm and mse);
-2. for each batch size N, R = ``repeats`` independent estimates g_1 .. g_R
-   (R, P), repeat r drawn with seed ``derive_seed(seed, "estimate", N, r)``:
-   the same for every estimator (common random numbers);
+   enters bias_norm and mse). An estimator whose ``estimand`` is not the
+   gradient is compared with the value of its estimand instead
+   (:func:`reference_value`): ``natural-gradient`` with
+   :func:`pgbench.exact_natural_gradient` (``exact-natural``; no Monte Carlo
+   stand-in: a cell without an exact Fisher fails with a one-line message),
+   ``restricted-step`` with the restricted step built from the reference
+   gradient (``<reference>-restricted``);
+2. for each batch size N (those of the suite within the estimator's
+   ``min_batch`` and the env's ``max_batch``), R = ``repeats`` independent
+   estimates g_1 .. g_R (R, P), repeat r drawn with seed
+   ``derive_seed(seed, "estimate", N, r)``: the same for every estimator
+   (common random numbers);
 3. the metrics of :func:`gradient_metrics`, plus the mean ``env_steps`` and
    ``seconds`` (wall time, compilation excluded by a warm-up call) per estimate.
 
-Metrics are pure functions of arrays, so they can be checked by hand.
+Metrics are pure functions of arrays, so they can be checked by hand. Points
+and reference gradients are memoised per process (:data:`_MEMO`): the cells of
+one (env, policy, point) share them, and recomputing gives the same bits.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import numpy as np
 
-from pgbench.errors import NoExactFormError, NonFiniteGradientError
+from pgbench.config import EXACT, ThetaSpec, budget_sizes
+from pgbench.errors import NoExactFormError, NonFiniteGradientError, PgbenchError
 from pgbench.experiments import CellOutput, MetricRow
-from pgbench.sweep import Cell, derive_seed
+from pgbench.sweep import Cell, canonical_json, derive_seed
 
 REFERENCE_ESTIMATOR = "reward-to-go"
+# what an estimator estimates (its Estimator.estimand): grad J, F^+ grad J, or the
+# Euclidean trust-region step sqrt(2 epsilon / g.g) g built from grad J
+ESTIMANDS = ("gradient", "natural-gradient", "restricted-step")
 X_NAME = "batch_size"
 METRICS = (
     "bias_norm",
@@ -37,6 +56,9 @@ METRICS = (
     "env_steps",
     "seconds",
 )
+_MEMO: OrderedDict[str, Any] = OrderedDict()  # canonical JSON key -> theta or reference
+_MEMO_SIZE = 64
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- metrics (pure)
@@ -118,6 +140,75 @@ def _finite(grad: np.ndarray, what: str) -> np.ndarray:
     return grad
 
 
+def _memo(key: object, compute: Callable[[], T]) -> T:
+    """``compute()`` once per process for the JSON-able ``key`` (a small LRU cache)."""
+    k = canonical_json(key)
+    if k in _MEMO:
+        _MEMO.move_to_end(k)
+        return _MEMO[k]
+    value = _MEMO[k] = compute()
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    return value
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    a.setflags(write=False)
+    return a
+
+
+def theta_point(env, policy, spec: ThetaSpec, backend: str = "cpu") -> np.ndarray:
+    """The point theta (P,) that ``spec`` names for ``policy`` in ``env``.
+
+    * ``init``: ``policy.init(seed)``.
+    * ``random``: ``scale * z``, z (P,) standard normal from
+      ``default_rng(derive_seed(seed, "theta-random"))``.
+    * ``path``: theta_0 = ``policy.init(seed)``, then ``steps`` times
+      theta_{k+1} = theta_k + lr * g_k (gradient *ascent* on J), g_k the exact
+      gradient (``estimator: exact``) or ``estimate(estimator, env, policy,
+      theta_k, episodes, derive_seed(seed, "theta-path", k), **params)``.
+
+    Raises NonFiniteGradientError if a path step gives NaN or inf; NoExactFormError
+    for an exact path in an env without a closed-form gradient.
+    """
+    from pgbench import estimate, exact_gradient
+
+    if spec.kind == "init":
+        return policy.init(spec.seed)
+    if spec.kind == "random":
+        rng = np.random.default_rng(derive_seed(spec.seed, "theta-random"))
+        return spec.scale * rng.standard_normal(policy.n_params)
+    theta = policy.init(spec.seed)
+    for k in range(spec.steps):
+        if spec.estimator == EXACT:
+            g = exact_gradient(env, policy, theta)
+        else:
+            g = estimate(
+                spec.estimator,
+                env,
+                policy,
+                theta,
+                spec.episodes,
+                derive_seed(spec.seed, "theta-path", k),
+                backend=backend,
+                **spec.params,
+            )
+        theta = _finite(theta + spec.lr * g, f"theta {spec.display!r} after path step {k + 1}")
+    return theta
+
+
+def estimand(name: str) -> str:
+    """What estimator ``name`` estimates: one of :data:`ESTIMANDS`, read from the registered
+    Estimator's ``estimand`` attribute (``"gradient"`` where it has none)."""
+    from pgbench.registry import ESTIMATORS
+
+    value = getattr(ESTIMATORS.get(name), "estimand", "gradient")
+    if value not in ESTIMANDS:
+        raise ValueError(f"estimator {name!r} has an estimand {value!r} not in {ESTIMANDS}")
+    return value
+
+
 def reference_gradient(
     env, policy, theta: np.ndarray, seed: int, episodes: int, backend: str
 ) -> tuple[np.ndarray, str]:
@@ -140,48 +231,136 @@ def reference_gradient(
     return _finite(g, "the reference gradient"), f"mc-{episodes}"
 
 
+def reference_value(
+    env,
+    policy,
+    theta: np.ndarray,
+    seed: int,
+    episodes: int,
+    backend: str,
+    name: str = REFERENCE_ESTIMATOR,
+    params: dict | None = None,
+    gradient: tuple[np.ndarray, str] | None = None,
+) -> tuple[np.ndarray, str]:
+    """(value (P,), label) of the estimand of estimator ``name`` with ``params`` at ``theta``;
+    ``gradient``: the (g, label) of :func:`reference_gradient` if already known.
+
+    * ``gradient``: :func:`reference_gradient` (``exact`` or ``mc-<episodes>``).
+    * ``natural-gradient``: :func:`pgbench.exact_natural_gradient` (``exact-natural``);
+      NoExactFormError where the env has no exact Fisher (a Monte Carlo natural gradient
+      from ``episodes`` stored episodes would not fit in memory on CartPole).
+    * ``restricted-step``: ``sqrt(2 epsilon / g.g) g`` of the reference gradient g,
+      ``epsilon`` from the params (``<label of g>-restricted``).
+    """
+    from pgbench import estimator_params, exact_natural_gradient
+
+    kind = estimand(name)
+    if kind == "natural-gradient":
+        try:
+            value = exact_natural_gradient(env, policy, theta)
+        except NoExactFormError as exc:
+            raise NoExactFormError(
+                f"estimator {name!r} estimates the natural gradient, which has no reference "
+                f"here ({exc}); an estimator's envs key limits where it runs"
+            ) from None
+        return _finite(value, "the exact natural gradient"), "exact-natural"
+    g, label = gradient or reference_gradient(env, policy, theta, seed, episodes, backend)
+    if kind == "gradient":
+        return g, label
+    from pgbench.estimators.natural import restricted_direction
+
+    epsilon = estimator_params(name, **(params or {})).epsilon
+    return restricted_direction(g, epsilon), f"{label}-restricted"
+
+
+def _cell_point(cell: Cell, env, policy, backend: str) -> np.ndarray:
+    """The cell's theta (memoised per (env, policy, point, backend))."""
+    spec = cell.theta if cell.theta is not None else ThetaSpec()
+    key = ("theta", cell.env.canonical(), cell.policy.canonical(), spec.definition(), backend)
+    try:
+        return _memo(key, lambda: _read_only(theta_point(env, policy, spec, backend)))
+    except NoExactFormError as exc:
+        raise NoExactFormError(f"theta {spec.display!r}: {exc}") from None
+
+
+def _cell_reference(cell: Cell, env, policy, theta, backend: str) -> tuple[np.ndarray, str]:
+    """The reference value for the cell's estimator and its label, memoised per process: the
+    reference gradient per (env, policy, point, seed), shared by every estimator."""
+    spec = cell.theta if cell.theta is not None else ThetaSpec()
+    episodes = cell.settings["reference_episodes"]
+    args = (env, policy, theta, cell.seed, episodes, backend)
+    key = ("reference", cell.env.canonical(), cell.policy.canonical(), spec.definition())
+    key += (cell.seed, episodes, backend)
+    name, params = cell.method.name, cell.method.params
+    kind = estimand(name)
+    if kind == "natural-gradient":
+        return reference_value(*args, name, params)
+
+    def compute() -> tuple[np.ndarray, str]:
+        g, label = reference_gradient(*args)
+        return _read_only(g), label
+
+    gradient = _memo(key, compute)
+    return gradient if kind == "gradient" else reference_value(*args, name, params, gradient)
+
+
+def is_unbiased(name: str, params: dict) -> bool:
+    """Whether estimator ``name`` with ``params`` promises E[estimate] = grad J at every N."""
+    from pgbench import estimator_params
+    from pgbench.registry import ESTIMATORS
+
+    return ESTIMATORS.get(name).is_unbiased(estimator_params(name, **params))
+
+
+def batch_sizes(cell: Cell) -> list[int]:
+    """The suite's batch sizes within the estimator's ``min_batch`` and the env's ``max_batch``."""
+    min_batch = getattr(cell.method, "min_batch", None)
+    max_batch = getattr(cell.env, "max_batch", None)
+    return list(budget_sizes(cell.settings["batch_sizes"], min_batch, max_batch))
+
+
 def run_cell(cell: Cell) -> CellOutput:
-    """Rows ``(batch_size, N, metric, value)`` for every N and metric in :data:`METRICS`."""
+    """Rows ``(batch_size, N, metric, value)`` for every N and metric in :data:`METRICS`.
+
+    Columns added to every row: ``reference`` (``exact`` or ``mc-<episodes>``) and
+    ``unbiased`` (:func:`is_unbiased`).
+    """
     from pgbench import estimate
 
     s = cell.settings
     env = cell.env.build()
     policy = cell.policy.build(env)
-    theta = policy.init(s["theta"]["seed"])
     backend = s["backend"]
-    g, reference = reference_gradient(
-        env, policy, theta, cell.seed, s["reference_episodes"], backend
-    )
+    theta = _cell_point(cell, env, policy, backend)
+    g, reference = _cell_reference(cell, env, policy, theta, backend)
     name, params = cell.method.name, cell.method.params
-    R, sizes = s["repeats"], s["batch_sizes"]
+    R, sizes = s["repeats"], batch_sizes(cell)
+
+    def one(N: int, seed: int, **kw):
+        try:
+            return estimate(name, env, policy, theta, N, seed, backend=backend, **kw, **params)
+        except NonFiniteGradientError:
+            raise
+        except PgbenchError as exc:
+            msg = (
+                f"estimator {cell.method.display!r} at batch size {N}: {exc} "
+                "(an estimator's min_batch skips the batch sizes below it)"
+            )
+            try:
+                error = type(exc)(msg)
+            except TypeError:
+                error = PgbenchError(msg)
+            raise error from None
+
     # warm-up: compile (or load) the kernels so that `seconds` times the estimate alone
-    estimate(
-        name,
-        env,
-        policy,
-        theta,
-        min(sizes),
-        derive_seed(cell.seed, "warm-up"),
-        backend=backend,
-        **params,
-    )
+    one(min(sizes), derive_seed(cell.seed, "warm-up"))
     rows: list[MetricRow] = []
     for N in sizes:
         grads = np.empty((R, policy.n_params))
         steps = np.empty(R)
         seconds = np.empty(R)
         for r in range(R):
-            grad, info = estimate(
-                name,
-                env,
-                policy,
-                theta,
-                N,
-                derive_seed(cell.seed, "estimate", N, r),
-                info=True,
-                backend=backend,
-                **params,
-            )
+            grad, info = one(N, derive_seed(cell.seed, "estimate", N, r), info=True)
             grads[r] = _finite(
                 grad, f"estimator {cell.method.display!r}: estimate {r} at batch size {N}"
             )
@@ -190,4 +369,6 @@ def run_cell(cell: Cell) -> CellOutput:
         metrics["env_steps"] = float(steps.mean())
         metrics["seconds"] = float(seconds.mean())
         rows.extend(MetricRow(X_NAME, int(N), m, metrics[m]) for m in METRICS)
-    return CellOutput(rows=rows, columns={"reference": reference})
+    return CellOutput(
+        rows=rows, columns={"reference": reference, "unbiased": is_unbiased(name, params)}
+    )
