@@ -74,3 +74,48 @@ def test_cartpole_reinforce_uses_streaming_and_is_deterministic(cartpole):
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert a.shape == (pol.n_params,)
+
+
+UNBIASED_ON_IPD = [
+    ("reinforce", {}),
+    ("reinforce", {"baseline": "constant"}),
+    ("reinforce", {"baseline": "optimal"}),
+    ("reinforce", {"baseline": "value"}),
+    ("reward-to-go", {}),
+    ("reward-to-go", {"baseline": "constant"}),
+    ("reward-to-go", {"baseline": "time"}),
+    ("reward-to-go", {"baseline": "optimal"}),
+    ("reward-to-go", {"baseline": "value"}),
+    ("q-critic", {"critic": "exact"}),
+    ("advantage-critic", {"critic": "exact"}),
+    ("td-critic", {"critic": "exact"}),
+]
+
+
+@pytest.fixture(scope="module")
+def ipd():
+    env = pgbench.make_env("ipd", opponent="tit-for-tat", horizon=15)
+    return env, pgbench.make_policy("tabular-softmax", env, init_scale=1.0)
+
+
+@pytest.mark.parametrize(("name", "params"), UNBIASED_ON_IPD)
+def test_unbiased_estimators_on_the_iterated_prisoners_dilemma(ipd, name, params):
+    """Mean of 60 independent estimates within 4 standard errors of the exact gradient."""
+    env, pol = ipd
+    theta = pol.init(3)
+    exact = pgbench.exact_gradient(env, pol, theta)
+    draws = np.array(
+        [
+            pgbench.estimate(
+                name, env, pol, theta, 300, seed=10_000 + r, backend="serial", **params
+            )
+            for r in range(60)
+        ]
+    )
+    mean = draws.mean(axis=0)
+    se = draws.std(axis=0, ddof=1) / np.sqrt(len(draws))
+    live = se > 1e-12
+    assert np.all(np.abs(mean - exact)[live] < 4 * se[live]), (mean - exact) / np.maximum(
+        se, 1e-300
+    )
+    np.testing.assert_allclose(mean[~live], exact[~live], atol=1e-9)
