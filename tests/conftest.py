@@ -50,3 +50,13 @@ def garnet():
 def chain():
     env = pgbench.make_env("chain", n=4, horizon=10, gamma=0.9)
     return env, pgbench.make_policy("tabular-softmax", env, init_scale=1.0)
+
+
+def estimate_error(exc_type, *args, **kwargs) -> str:
+    """The message of the ``exc_type`` that ``pgbench.estimate(*args, **kwargs)`` raises,
+    after checking that it is one non-empty line."""
+    with pytest.raises(exc_type) as info:
+        pgbench.estimate(*args, **kwargs)
+    message = str(info.value)
+    assert message and "\n" not in message
+    return message

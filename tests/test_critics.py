@@ -9,6 +9,7 @@ import pgbench
 from pgbench.errors import InvalidSpecError, NoExactFormError
 from pgbench.estimators.critics import split_budget
 from pgbench.registry import ESTIMATORS
+from tests.conftest import estimate_error
 
 FORMS = ["q-critic", "advantage-critic", "td-critic"]
 BACKEND = "serial"  # many small batches: no thread start-up per call; same numbers as "cpu"
@@ -140,19 +141,9 @@ def test_cartpole_smoke(form, critic, cartpole):
     np.testing.assert_array_equal(g, again)
 
 
-def _one_line_error(exc_type, *args, **kwargs):
-    with pytest.raises(exc_type) as info:
-        pgbench.estimate(*args, **kwargs)
-    message = str(info.value)
-    assert message and "\n" not in message
-    return message
-
-
-def test_exact_critic_on_cartpole_is_a_one_line_error(cartpole):
+def test_exact_critic_on_cartpole_is_aestimate_error(cartpole):
     env, pol = cartpole
-    msg = _one_line_error(
-        NoExactFormError, "td-critic", env, pol, pol.init(0), 8, 1, critic="exact"
-    )
+    msg = estimate_error(NoExactFormError, "td-critic", env, pol, pol.init(0), 8, 1, critic="exact")
     assert "critic='exact'" in msg and "cartpole-v1" in msg
 
 
@@ -170,12 +161,12 @@ def test_exact_critic_on_cartpole_is_a_one_line_error(cartpole):
 )
 def test_bad_params_are_one_line_errors(params, match, chain):
     env, pol = chain
-    msg = _one_line_error(InvalidSpecError, "q-critic", env, pol, pol.init(0), 8, 1, **params)
+    msg = estimate_error(InvalidSpecError, "q-critic", env, pol, pol.init(0), 8, 1, **params)
     assert match in msg and "q-critic" in msg
 
 
 def test_a_fitted_critic_needs_two_episodes(chain):
     env, pol = chain
-    msg = _one_line_error(InvalidSpecError, "advantage-critic", env, pol, pol.init(0), 1, 1)
+    msg = estimate_error(InvalidSpecError, "advantage-critic", env, pol, pol.init(0), 1, 1)
     assert "at least 2 episodes" in msg
     pgbench.estimate("advantage-critic", env, pol, pol.init(0), 1, 1, critic="exact")

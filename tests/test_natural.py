@@ -11,6 +11,7 @@ from pgbench.estimators.natural import conjugate_gradient, fisher_estimate
 from pgbench.exact import exact_fisher, exact_q_values, state_visitation
 from pgbench.policies.tabular_softmax import probs_table
 from pgbench.registry import ESTIMATORS
+from tests.conftest import estimate_error
 
 
 def kl_hessian(env, pol, theta, h=1e-3):
@@ -189,14 +190,6 @@ def test_cartpole_smoke(params, cartpole):
     )
 
 
-def _one_line_error(exc_type, *args, **kwargs):
-    with pytest.raises(exc_type) as info:
-        pgbench.estimate(*args, **kwargs)
-    message = str(info.value)
-    assert message and "\n" not in message
-    return message
-
-
 @pytest.mark.parametrize(
     "params, match",
     [
@@ -211,14 +204,14 @@ def _one_line_error(exc_type, *args, **kwargs):
 )
 def test_bad_params_are_one_line_errors(params, match, chain):
     env, pol = chain
-    msg = _one_line_error(InvalidSpecError, "natural", env, pol, pol.init(0), 8, 1, **params)
+    msg = estimate_error(InvalidSpecError, "natural", env, pol, pol.init(0), 8, 1, **params)
     assert match in msg
 
 
-def test_exact_critic_base_on_cartpole_is_a_one_line_error(cartpole):
+def test_exact_critic_base_on_cartpole_is_aestimate_error(cartpole):
     env, pol = cartpole
     params = {"base": "q-critic", "base_params": {"critic": "exact"}}
-    msg = _one_line_error(NoExactFormError, "natural", env, pol, pol.init(0), 8, 1, **params)
+    msg = estimate_error(NoExactFormError, "natural", env, pol, pol.init(0), 8, 1, **params)
     assert "critic='exact'" in msg
 
 

@@ -49,3 +49,10 @@ class Estimator:
     def is_unbiased(self, params: BaseModel) -> bool:
         """Whether the estimate with these hyperparameters is unbiased at every batch size."""
         return bool(self.unbiased(params) if callable(self.unbiased) else self.unbiased)
+
+
+def register(estimator: Estimator) -> Estimator:
+    """Add ``estimator`` to the ESTIMATORS registry under its own name."""
+    from pgbench.registry import ESTIMATORS
+
+    return ESTIMATORS.register(estimator.name)(estimator)

@@ -60,10 +60,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy import linalg, sparse
 
 from pgbench.errors import InvalidSpecError, NoExactFormError
-from pgbench.estimators.base import Estimator
+from pgbench.estimators.base import Estimator, register
 from pgbench.estimators.features import action_value_features, live_steps, value_features
 from pgbench.kernels.build import build_returns
-from pgbench.registry import ESTIMATORS
 
 GRADIENT_STREAM, FIT_STREAM = 0, 1
 ROWS_PER_CHUNK = 1 << 13  # feature rows formed at once (bounds memory for one-hot features)
@@ -355,7 +354,7 @@ for _name, _fn, _what in (
     ("advantage-critic", advantage_actor_critic, "advantage actor-critic"),
     ("td-critic", td_actor_critic, "TD-error actor-critic"),
 ):
-    ESTIMATORS.register(_name)(
+    register(
         Estimator(
             name=_name,
             fn=_fn,

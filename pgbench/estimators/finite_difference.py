@@ -34,8 +34,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from pgbench.errors import InvalidSpecError
-from pgbench.estimators.base import Estimator
-from pgbench.registry import ESTIMATORS
+from pgbench.estimators.base import Estimator, register
 
 
 class DifferenceParams(BaseModel):
@@ -168,7 +167,7 @@ def fd_regression(sampler, theta, episodes: int, seed: int, params: RegressionPa
     return np.linalg.lstsq(D, dU, rcond=None)[0]
 
 
-ESTIMATORS.register("fd-forward")(
+register(
     Estimator(
         name="fd-forward",
         fn=fd_forward,
@@ -178,7 +177,7 @@ ESTIMATORS.register("fd-forward")(
         bias_note="O(delta): (delta / 2) times the second derivative along each coordinate",
     )
 )
-ESTIMATORS.register("fd-central")(
+register(
     Estimator(
         name="fd-central",
         fn=fd_central,
@@ -188,7 +187,7 @@ ESTIMATORS.register("fd-central")(
         bias_note="O(delta^2): (delta^2 / 6) times the third derivative along each coordinate",
     )
 )
-ESTIMATORS.register("fd-regression")(
+register(
     Estimator(
         name="fd-regression",
         fn=fd_regression,

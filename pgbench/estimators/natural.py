@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pgbench.estimators.base import Estimator
+from pgbench.estimators.base import Estimator, register
 from pgbench.registry import ESTIMATORS, suggest
 
 CG_RELATIVE_TOL = 1e-10  # CG stops once ||residual|| <= this * ||g||
@@ -239,7 +239,7 @@ class _PaidFor:
         return self._replay(paid, lambda: self._sampler.episode_sums(theta, episodes, seed))
 
 
-ESTIMATORS.register("natural")(
+register(
     Estimator(
         name="natural",
         fn=natural_gradient,
@@ -256,7 +256,7 @@ ESTIMATORS.register("natural")(
         ),
     )
 )
-ESTIMATORS.register("restricted")(
+register(
     Estimator(
         name="restricted",
         fn=restricted_step,

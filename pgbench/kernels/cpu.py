@@ -3,8 +3,9 @@
 Drivers walk the work as ``prange`` over blocks of ``LANES`` lanes; inside a
 block the time loop is outside and a contiguous loop over lanes inside, over
 structure-of-arrays scratch, so LLVM vectorizes one step of many episodes at
-once. A lane whose episode ends starts its next assigned episode at once, so
-unequal episode lengths leave no lane idle until the block runs out of work.
+once. A lane whose episode ends takes the block's next unstarted episode at
+once, so unequal episode lengths leave no lane idle until the block's pool of
+episodes is empty.
 The same source is compiled with ``parallel=True`` (prange) and ``False``.
 """
 
@@ -17,7 +18,6 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from pgbench.kernels.episodes import lanes_layout
 from pgbench.kernels.fingerprint import enable_stable_cache
 
 LANES = 16
@@ -211,8 +211,10 @@ def make_drivers(cores, dims, parallel: bool):
 
 
 def n_blocks_for(n_episodes: int) -> int:
-    """Blocks of LANES lanes for ``n_episodes``; a function of the count only."""
-    return lanes_layout(n_episodes, LANES, EPISODES_PER_LANE, MAX_BLOCKS)
+    """Blocks for ``n_episodes``: about EPISODES_PER_LANE episodes per lane, at most
+    MAX_BLOCKS. A function of the count only; results do not depend on it anyway."""
+    per_block = LANES * EPISODES_PER_LANE
+    return int(max(1, min(MAX_BLOCKS, -(-n_episodes // per_block))))
 
 
 def make_return_drivers(cores, parallel: bool):

@@ -3,8 +3,8 @@
 A *lane* is a column ``j`` of the structure-of-arrays scratch a driver owns
 (``state[:, j]``, ``obs[:, j]``, ...). On the CPU a block has many lanes and
 the driver loops over them innermost, so LLVM vectorizes across episodes; on
-CUDA each thread owns one lane (``j = 0``). A lane runs its assigned episodes
-back to back; each episode's randomness comes from its own keyed stream.
+CUDA each thread owns one lane (``j = 0``). A lane runs episodes back to back;
+each episode's randomness comes from its own keyed stream.
 
 Shapes: state (SD, L), obs (OD, L), probs (A, L), g (P, L), keys (L,) uint64,
 steps (L,) int64, disc (L,) float64; SD, OD, A, P are closure constants.
@@ -103,13 +103,3 @@ def make_episode_cores(lib, env, policy, dims):
         "store_init": store_init,
         "store_step": store_step,
     }
-
-
-def lanes_layout(n_episodes: int, lanes: int, episodes_per_lane: int, max_blocks: int):
-    """Number of blocks for ``n_episodes`` on blocks of ``lanes`` lanes.
-
-    Depends on the episode count only (never the thread count); episode ``e``
-    runs in lane ``e mod (blocks * lanes)``. Results do not depend on it anyway.
-    """
-    per_block = lanes * max(1, episodes_per_lane)
-    return int(max(1, min(max_blocks, -(-n_episodes // per_block))))
