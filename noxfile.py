@@ -10,15 +10,11 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """pytest, then the CUDA-simulator tests in their own process."""
+    """pytest, then the CUDA-simulator tests (marked ``cudasim``) in their own process."""
     session.install("-e", ".[dev]")
     session.run("pytest", "-q", *session.posargs)
     session.run(
-        "pytest",
-        "-q",
-        "tests/test_cudasim.py",
-        *session.posargs,
-        env={"NUMBA_ENABLE_CUDASIM": "1"},
+        "pytest", "-q", "-m", "cudasim", *session.posargs, env={"NUMBA_ENABLE_CUDASIM": "1"}
     )
 
 

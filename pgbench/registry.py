@@ -1,4 +1,4 @@
-"""Name -> factory registries for environments, policies and estimators.
+"""Name -> factory registries: environments, policies, estimators, algorithms, learners.
 
 Each registry rejects duplicate names and answers an unknown name with the
 closest registered ones, so a typo in a suite reads as
@@ -63,3 +63,5 @@ class Registry(Generic[T]):
 ENVS: Registry = Registry("environment")
 POLICIES: Registry = Registry("policy")
 ESTIMATORS: Registry = Registry("estimator")
+ALGORITHMS: Registry = Registry("algorithm")
+LEARNERS: Registry = Registry("learner")

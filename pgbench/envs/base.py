@@ -8,9 +8,10 @@ target. The cores follow one calling convention, shared by all targets:
     write the initial state of lane ``j`` into ``state[:, j]``; random draws use
     ``lib.uniform(key, lib.reset_counter(k))`` for ``k < RESET_DRAWS``.
 ``step(ep, key, t, state, j, a) -> (reward, terminated)``
-    take action ``a`` (int) at step ``t`` in lane ``j``, update ``state[:, j]``
-    in place; random draws use ``lib.uniform(key, lib.step_counter(t, k))`` for
-    ``1 <= k < DRAWS_PER_STEP`` (``k = 0`` belongs to the policy).
+    take action ``a`` (int, or float for a continuous-action env) at step ``t``
+    in lane ``j``, update ``state[:, j]`` in place; random draws use
+    ``lib.uniform(key, lib.step_counter(t, k))`` for ``1 <= k < DRAWS_PER_STEP``
+    (``k = 0`` belongs to the policy).
 ``observe(ep, state, j, obs)``
     write the observation of lane ``j`` into ``obs[:, j]``.
 
@@ -49,6 +50,9 @@ class Env:
         make_cores: ``lib -> EnvCores`` (undecorated functions).
         spec: the user-facing parameters, for results tables and reprs.
         tabular: ``(P, R, mu0)`` for tabular environments (exact solvers), else None.
+        action_dim: 0 for discrete actions; 1 for a scalar continuous action
+            (then ``n_actions`` is 0 and actions are float64).
+        action_low, action_high: bounds of a continuous action (the env clips).
     """
 
     name: str
@@ -62,6 +66,14 @@ class Env:
     make_cores: Callable[[Any], EnvCores]
     spec: dict = field(default_factory=dict)
     tabular: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    action_dim: int = 0
+    action_low: float = 0.0
+    action_high: float = 0.0
+
+    @property
+    def continuous(self) -> bool:
+        """True for a continuous (float64) action."""
+        return self.action_dim > 0
 
     @property
     def discrete_obs(self) -> bool:

@@ -43,7 +43,8 @@ class EpisodeSums(NamedTuple):
 class Trajectories(NamedTuple):
     """Stored episodes, padded to T steps (mask is 1 while the episode is alive).
 
-    init_states (E, SD), obs (E, T, OD), actions (E, T) int64, rewards (E, T),
+    init_states (E, SD), obs (E, T, OD), actions (E, T) int64 (float64 for a
+    continuous action), rewards (E, T),
     mask (E, T), score (E, T, P), lengths (E,) int64.
     """
 
@@ -135,21 +136,29 @@ def cpu_lib() -> SimpleNamespace:
 
 
 def check_pair(env, policy) -> tuple[int, int, int, int]:
-    """(SD, OD, A, P) after checking that ``policy`` was made for ``env``."""
-    if policy.n_actions != env.n_actions or policy.obs_dim != env.obs_dim:
+    """(SD, OD, W, P) after checking that ``policy`` was made for ``env``; W is the
+    lane scratch rows the policy cores get (``probs``), at least the action count."""
+    if (
+        policy.n_actions != env.n_actions
+        or policy.obs_dim != env.obs_dim
+        or policy.action_dim != env.action_dim
+    ):
         raise InvalidSpecError(
-            f"policy {policy.name} (A={policy.n_actions}, obs_dim={policy.obs_dim}) does not fit "
-            f"environment {env.describe()} (A={env.n_actions}, obs_dim={env.obs_dim})"
+            f"policy {policy.name} (A={policy.n_actions}, action_dim={policy.action_dim}, "
+            f"obs_dim={policy.obs_dim}) does not fit environment {env.describe()} "
+            f"(A={env.n_actions}, action_dim={env.action_dim}, obs_dim={env.obs_dim})"
         )
-    return env.state_dim, env.obs_dim, env.n_actions, policy.n_params
+    width = max(env.n_actions, policy.scratch_rows, 1)
+    return env.state_dim, env.obs_dim, width, policy.n_params
 
 
 class Kernels:
     """Compiled kernels for one (environment cores, policy cores, target)."""
 
-    def __init__(self, target: str, dims, stream, rollout):
+    def __init__(self, target: str, dims, stream, rollout, continuous: bool = False):
         self.target = target
         self.dims = dims
+        self.action_dtype = np.float64 if continuous else np.int64
         self._stream = stream
         self._rollout = rollout
 
@@ -173,7 +182,7 @@ class Kernels:
         out = Trajectories(
             np.zeros((E, SD)),
             np.zeros((E, T, OD)),
-            np.zeros((E, T), np.int64),
+            np.zeros((E, T), self.action_dtype),
             np.zeros((E, T)),
             np.zeros((E, T)),
             np.zeros((E, T, P)),
@@ -208,7 +217,7 @@ def _build(env, policy, target, dims) -> Kernels:
         stream, rollout = mod.make_drivers(lane, dims)
     else:
         stream, rollout = mod.make_drivers(lane, dims, parallel=(target == "parallel"))
-    return Kernels(target, dims, stream, rollout)
+    return Kernels(target, dims, stream, rollout, continuous=env.continuous)
 
 
 def _compile_tuple(decorate, cores):
