@@ -96,22 +96,29 @@ class Sampler:
         self.kernels = build(env, policy, kernel_target(backend))
         self.env_steps = 0
         self.episodes = 0
+        self.episode_returns: list[np.ndarray] = []  # undiscounted, per batch drawn
 
     def episode_sums(self, theta: np.ndarray, episodes: int, seed: int) -> EpisodeSums:
         """Per-episode sums (streaming kernel); see :class:`pgbench.kernels.EpisodeSums`."""
         out = self.kernels.stream(
             self.env.params, theta, seed, episodes, self.env.horizon, self.env.gamma
         )
-        self._count(out.lengths)
+        self._count(out.lengths, out.total_rewards)
         return out
 
     def batch(
-        self, theta: np.ndarray, episodes: int, seed: int, horizon: int | None = None
+        self,
+        theta: np.ndarray,
+        episodes: int,
+        seed: int,
+        horizon: int | None = None,
+        scores: bool = True,
     ) -> Batch:
-        """Stored episodes of at most ``horizon`` (default: the env's) steps."""
+        """Stored episodes of at most ``horizon`` (default: the env's) steps; with
+        ``scores=False`` ``score`` has 0 columns (for policies with many parameters)."""
         T = self.env.horizon if horizon is None else check_count("horizon", horizon)
-        tr = self.kernels.rollout(self.env.params, theta, seed, episodes, max(T, 1))
-        self._count(tr.lengths)
+        tr = self.kernels.rollout(self.env.params, theta, seed, episodes, max(T, 1), scores)
+        self._count(tr.lengths, tr.rewards.sum(axis=1))
         return Batch(
             obs=tr.obs,
             actions=tr.actions,
@@ -122,6 +129,7 @@ class Sampler:
             lengths=tr.lengths,
         )
 
-    def _count(self, lengths: np.ndarray) -> None:
+    def _count(self, lengths: np.ndarray, totals: np.ndarray) -> None:
         self.env_steps += int(lengths.sum())
         self.episodes += int(lengths.shape[0])
+        self.episode_returns.append(np.asarray(totals, dtype=np.float64))

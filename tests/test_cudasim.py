@@ -71,3 +71,28 @@ def test_cuda_return_scans_equal_cpu():
     np.testing.assert_array_equal(
         cpu.gae(rewards, values, mask, 0.9, 0.8), gpu.gae(rewards, values, mask, 0.9, 0.8)
     )
+
+
+@pytest.mark.parametrize("name", ["cartpole", "garnet"])
+def test_cuda_segments_equal_cpu_segments(name, request):
+    """Persistent lanes: two consecutive segments, CUDA simulator vs serial CPU."""
+    env, pol = request.getfixturevalue(name)
+    theta = WOBBLY_THETA if name == "cartpole" else pol.init(2)
+    out = []
+    for target in ("serial", "cuda"):
+        k = build(env, pol, target)
+        lanes = k.start_lanes(env.params, 9, 5)
+        out.append([k.segment(env.params, theta, lanes, T, env.horizon) for T in (30, 45)])
+    for x, y in zip(*out, strict=True):
+        _assert_same(x, y)
+
+
+def test_cuda_gae_segment_equals_cpu():
+    rng = np.random.default_rng(5)
+    L, T = 6, 11
+    r, v, nv = (rng.normal(size=(L, T)) for _ in range(3))
+    d = (rng.random((L, T)) < 0.2).astype(float)
+    np.testing.assert_array_equal(
+        build_returns("serial").gae_segment(r, v, nv, d, 0.97, 0.9),
+        build_returns("cuda").gae_segment(r, v, nv, d, 0.97, 0.9),
+    )

@@ -57,6 +57,59 @@ class Trajectories(NamedTuple):
     lengths: np.ndarray
 
 
+class Segment(NamedTuple):
+    """T steps of L persistent lanes (a vectorised environment); see :meth:`Kernels.segment`.
+
+    obs (L, T, OD): where ``actions[j, t]`` was taken.  actions (L, T) int64
+    (float64 for a continuous action).  rewards (L, T).  terminated (L, T) 0/1:
+    the step ended its episode in a terminal state.  truncated (L, T) 0/1: the
+    step hit the horizon without terminating.  final_obs (L, T, OD): on a
+    truncated step, the observation it led to (zeros elsewhere).
+    episode_returns (L, T): undiscounted return of the episode that ended at
+    (j, t), 0 elsewhere.  episode_lengths (L, T) int64: its length, 0 elsewhere.
+    last_obs (L, OD): the observation each lane continues from.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    final_obs: np.ndarray
+    episode_returns: np.ndarray
+    episode_lengths: np.ndarray
+    last_obs: np.ndarray
+
+    @property
+    def dones(self) -> np.ndarray:
+        """(L, T) 0/1: the episode ended at this step (terminated or truncated)."""
+        return np.maximum(self.terminated, self.truncated)
+
+
+class Lanes:
+    """Persistent state of L lanes between segments: lane ``j`` runs episodes
+    ``j, j + L, j + 2L, ...``, episode ``e`` on the stream keyed by ``(seed, e)``.
+
+    state (SD, L), keys (L,) uint64, episode (L,) int64, steps (L,) int64 (steps
+    taken in the current episode), ret (L,) (its undiscounted return so far).
+    """
+
+    def __init__(self, seed: int, n_lanes: int, state_dim: int):
+        self.seed = np.uint64(seed)
+        self.state = np.zeros((state_dim, n_lanes))
+        self.keys = np.zeros(n_lanes, np.uint64)
+        self.episode = np.arange(n_lanes, dtype=np.int64)
+        self.steps = np.zeros(n_lanes, np.int64)
+        self.ret = np.zeros(n_lanes)
+
+    @property
+    def n_lanes(self) -> int:
+        return int(self.episode.shape[0])
+
+    def arrays(self):
+        return self.state, self.keys, self.episode, self.steps, self.ret
+
+
 def _compile_all(decorate, funcs: dict) -> SimpleNamespace:
     return SimpleNamespace(**{name: decorate(f) for name, f in funcs.items()})
 
@@ -155,12 +208,14 @@ def check_pair(env, policy) -> tuple[int, int, int, int]:
 class Kernels:
     """Compiled kernels for one (environment cores, policy cores, target)."""
 
-    def __init__(self, target: str, dims, stream, rollout, continuous: bool = False):
+    def __init__(self, target: str, dims, drivers, continuous: bool = False):
         self.target = target
         self.dims = dims
         self.action_dtype = np.float64 if continuous else np.int64
-        self._stream = stream
-        self._rollout = rollout
+        self._stream = drivers.stream
+        self._rollout = drivers.rollout
+        self._segment = drivers.segment
+        self._reset_lanes = drivers.reset_lanes
 
     def stream(
         self, ep, theta, seed: int, n_episodes: int, horizon: int, gamma: float
@@ -175,8 +230,11 @@ class Kernels:
             self._stream(ep, theta, np.uint64(seed), int(horizon), float(gamma), *out)
         return out
 
-    def rollout(self, ep, theta, seed: int, n_episodes: int, horizon: int) -> Trajectories:
-        """``n_episodes`` stored episodes, padded to ``horizon`` steps."""
+    def rollout(
+        self, ep, theta, seed: int, n_episodes: int, horizon: int, scores: bool = True
+    ) -> Trajectories:
+        """``n_episodes`` stored episodes, padded to ``horizon`` steps; with
+        ``scores=False`` the score array has 0 columns (nothing stored)."""
         SD, OD, _, P = self.dims
         E, T = n_episodes, horizon
         out = Trajectories(
@@ -185,11 +243,36 @@ class Kernels:
             np.zeros((E, T), self.action_dtype),
             np.zeros((E, T)),
             np.zeros((E, T)),
-            np.zeros((E, T, P)),
+            np.zeros((E, T, P if scores else 0)),
             np.zeros(E, np.int64),
         )
         if E:
             self._rollout(ep, theta, np.uint64(seed), *out)
+        return out
+
+    def start_lanes(self, ep, seed: int, n_lanes: int) -> Lanes:
+        """``n_lanes`` lanes at the start of their first episodes."""
+        lanes = Lanes(seed, n_lanes, self.dims[0])
+        self._reset_lanes(ep, lanes.seed, *lanes.arrays())
+        return lanes
+
+    def segment(self, ep, theta, lanes: Lanes, n_steps: int, horizon: int) -> Segment:
+        """``n_steps`` steps of every lane of ``lanes`` (advanced in place), resetting
+        an episode when it terminates or reaches ``horizon`` steps."""
+        _, OD, _, _ = self.dims
+        L, T = lanes.n_lanes, n_steps
+        out = Segment(
+            np.zeros((L, T, OD)),
+            np.zeros((L, T), self.action_dtype),
+            np.zeros((L, T)),
+            np.zeros((L, T)),
+            np.zeros((L, T)),
+            np.zeros((L, T, OD)),
+            np.zeros((L, T)),
+            np.zeros((L, T), np.int64),
+            np.zeros((L, OD)),
+        )
+        self._segment(ep, theta, lanes.seed, int(horizon), *lanes.arrays(), *out)
         return out
 
 
@@ -214,10 +297,10 @@ def _build(env, policy, target, dims) -> Kernels:
     pol_c = _compile_tuple(mod.device_jit, policy.make_cores(lib))
     lane = _compile_all(mod.device_jit, make_episode_cores(lib, env_c, pol_c, dims))
     if target == "cuda":
-        stream, rollout = mod.make_drivers(lane, dims)
+        drivers = mod.make_drivers(lane, dims)
     else:
-        stream, rollout = mod.make_drivers(lane, dims, parallel=(target == "parallel"))
-    return Kernels(target, dims, stream, rollout, continuous=env.continuous)
+        drivers = mod.make_drivers(lane, dims, parallel=(target == "parallel"))
+    return Kernels(target, dims, drivers, continuous=env.continuous)
 
 
 def _compile_tuple(decorate, cores):
@@ -253,6 +336,13 @@ class ReturnOps:
         """(E, T) GAE(gamma, lambda) advantages; ``values`` is (E, T + 1)."""
         out = np.zeros(rewards.shape)
         self._d.gae(rewards, values, mask, float(gamma), float(lam), out)
+        return out
+
+    def gae_segment(self, rewards, values, next_values, dones, gamma: float, lam: float):
+        """(L, T) GAE(gamma, lambda) advantages of a training segment (see
+        :class:`Segment`); all inputs (L, T), ``next_values`` as in the core."""
+        out = np.zeros(rewards.shape)
+        self._d.gae_segment(rewards, values, next_values, dones, float(gamma), float(lam), out)
         return out
 
 

@@ -207,7 +207,71 @@ def make_drivers(cores, dims, parallel: bool):
     def run_rollout(ep, theta, seed, *out):
         rollout_c(ep, theta, seed, n_blocks_for(len(out[-1])), *out)
 
-    return run_stream, run_rollout
+    segment_c, reset_c = _make_segment_drivers(cores, dims)
+    return SimpleNamespace(
+        stream=run_stream, rollout=run_rollout, segment=segment_c, reset_lanes=reset_c
+    )
+
+
+def _make_segment_drivers(cores, dims):
+    """Drivers of persistent lanes (a vectorised environment) for training loops.
+
+    Lane ``j`` runs episodes ``j, j + L, j + 2 L, ...`` (L lanes), each on its own
+    keyed stream, and keeps its state between calls. Serial: a training segment
+    is a few lanes (8 in the RL zoo's CartPole settings); actor threads (A3C)
+    run their own segments concurrently, which ``nogil`` allows.
+    """
+    SD, OD, A, P = dims
+    begin, sample_step, record = cores.begin, cores.sample_step, cores.record_transition
+    observe = cores.observe_lane
+
+    def reset_lanes(ep, seed, state, keys, episode, steps, ret):
+        """Start episode ``episode[j]`` in every lane ``j``."""
+        disc = np.zeros(episode.shape[0])
+        for j in range(episode.shape[0]):
+            begin(ep, seed, episode[j], state, keys, steps, disc, j)
+            ret[j] = 0.0
+
+    def segment(
+        ep, theta, seed, horizon, state, keys, episode, steps, ret,
+        obs_o, act_o, rew_o, term_o, trunc_o, final_obs_o, done_ret_o, done_len_o, last_obs_o,
+    ):  # fmt: skip
+        """``T = act_o.shape[1]`` steps of every lane, resetting finished episodes.
+
+        A truncated step (``steps == horizon``) records the observation it led
+        to in ``final_obs_o`` (for bootstrapping); an ended episode records its
+        undiscounted return and length at its last step. ``last_obs_o`` gets the
+        observation each lane continues from.
+        """
+        L = episode.shape[0]
+        T = act_o.shape[1]
+        obs = np.zeros((OD, L))
+        probs = np.zeros((A, L))
+        disc = np.zeros(L)
+        for t in range(T):
+            for j in range(L):
+                a, r, terminated = sample_step(ep, theta, state, obs, probs, keys, steps, j)
+                record(j, t, obs, a, r, terminated, obs_o, act_o, rew_o, term_o)
+                steps[j] += 1
+                ret[j] += r
+                truncated = (not terminated) and steps[j] >= horizon
+                if terminated or truncated:
+                    if truncated:
+                        trunc_o[j, t] = 1.0
+                        observe(ep, state, j, obs)
+                        for k in range(OD):
+                            final_obs_o[j, t, k] = obs[k, j]
+                    done_ret_o[j, t] = ret[j]
+                    done_len_o[j, t] = steps[j]
+                    episode[j] += L
+                    begin(ep, seed, episode[j], state, keys, steps, disc, j)
+                    ret[j] = 0.0
+        for j in range(L):
+            observe(ep, state, j, obs)
+            for k in range(OD):
+                last_obs_o[j, k] = obs[k, j]
+
+    return driver_jit(segment, False), driver_jit(reset_lanes, False)
 
 
 def n_blocks_for(n_episodes: int) -> int:
@@ -220,7 +284,7 @@ def n_blocks_for(n_episodes: int) -> int:
 def make_return_drivers(cores, parallel: bool):
     """prange over episode rows for each scan core in ``cores``."""
     discounted_return, reward_to_go = cores.discounted_return, cores.reward_to_go
-    td_errors, gae = cores.td_errors, cores.gae
+    td_errors, gae, gae_segment = cores.td_errors, cores.gae, cores.gae_segment
 
     def discounted_return_rows(rewards, mask, gamma, out):
         for e in prange(rewards.shape[0]):
@@ -238,7 +302,12 @@ def make_return_drivers(cores, parallel: bool):
         for e in prange(rewards.shape[0]):
             gae(rewards, values, mask, gamma, lam, out, e)
 
+    def gae_segment_rows(rewards, values, next_values, dones, gamma, lam, out):
+        for e in prange(rewards.shape[0]):
+            gae_segment(rewards, values, next_values, dones, gamma, lam, out, e)
+
     return SimpleNamespace(
+        gae_segment=driver_jit(gae_segment_rows, parallel),
         discounted_return=driver_jit(discounted_return_rows, parallel),
         reward_to_go=driver_jit(reward_to_go_rows, parallel),
         td_errors=driver_jit(td_errors_rows, parallel),

@@ -153,13 +153,78 @@ def make_drivers(cores, dims):
     def run_rollout(ep, theta, seed, *out):
         rollout[_blocks(len(out[-1])), THREADS_PER_BLOCK](ep, theta, seed, *out)
 
-    return run_stream, run_rollout
+    segment, reset_lanes = _make_segment_drivers(cores, dims)
+    return SimpleNamespace(
+        stream=run_stream, rollout=run_rollout, segment=segment, reset_lanes=reset_lanes
+    )
+
+
+def _make_segment_drivers(cores, dims):
+    """Persistent lanes for training loops: thread ``j`` owns lane ``j`` and walks
+    its T steps; the lane state lives in device arrays between calls."""
+    SD, OD, A, P = dims
+    begin, sample_step, record = cores.begin, cores.sample_step, cores.record_transition
+    observe = cores.observe_lane
+
+    @cuda.jit
+    def reset_kernel(ep, seed, state, keys, episode, steps, ret, disc):
+        j = cuda.grid(1)
+        if j < episode.shape[0]:
+            begin(ep, seed, episode[j], state, keys, steps, disc, j)
+            ret[j] = 0.0
+
+    @cuda.jit
+    def segment_kernel(
+        ep, theta, seed, horizon, state, keys, episode, steps, ret,
+        obs_o, act_o, rew_o, term_o, trunc_o, final_obs_o, done_ret_o, done_len_o, last_obs_o,
+        obs, probs, disc,
+    ):  # fmt: skip
+        j = cuda.grid(1)
+        L = episode.shape[0]
+        if j >= L:
+            return
+        T = act_o.shape[1]
+        for t in range(T):
+            a, r, terminated = sample_step(ep, theta, state, obs, probs, keys, steps, j)
+            record(j, t, obs, a, r, terminated, obs_o, act_o, rew_o, term_o)
+            steps[j] += 1
+            ret[j] += r
+            truncated = (not terminated) and steps[j] >= horizon
+            if terminated or truncated:
+                if truncated:
+                    trunc_o[j, t] = 1.0
+                    observe(ep, state, j, obs)
+                    for k in range(OD):
+                        final_obs_o[j, t, k] = obs[k, j]
+                done_ret_o[j, t] = ret[j]
+                done_len_o[j, t] = steps[j]
+                episode[j] += L
+                begin(ep, seed, episode[j], state, keys, steps, disc, j)
+                ret[j] = 0.0
+        observe(ep, state, j, obs)
+        for k in range(OD):
+            last_obs_o[j, k] = obs[k, j]
+
+    def reset_lanes(ep, seed, state, keys, episode, steps, ret):
+        L = episode.shape[0]
+        reset_kernel[_blocks(L), THREADS_PER_BLOCK](
+            ep, seed, state, keys, episode, steps, ret, np.zeros(L)
+        )
+
+    def segment(ep, theta, seed, horizon, state, keys, episode, steps, ret, *out):
+        L = episode.shape[0]
+        scratch = (np.zeros((OD, L)), np.zeros((A, L)), np.zeros(L))
+        segment_kernel[_blocks(L), THREADS_PER_BLOCK](
+            ep, theta, seed, horizon, state, keys, episode, steps, ret, *out, *scratch
+        )
+
+    return segment, reset_lanes
 
 
 def make_return_drivers(cores):
     """One thread per episode row for each scan core."""
     discounted_return, reward_to_go = cores.discounted_return, cores.reward_to_go
-    td_errors, gae = cores.td_errors, cores.gae
+    td_errors, gae, gae_segment = cores.td_errors, cores.gae, cores.gae_segment
 
     @cuda.jit
     def discounted_return_rows(rewards, mask, gamma, out):
@@ -185,6 +250,12 @@ def make_return_drivers(cores):
         if e < rewards.shape[0]:
             gae(rewards, values, mask, gamma, lam, out, e)
 
+    @cuda.jit
+    def gae_segment_rows(rewards, values, next_values, dones, gamma, lam, out):
+        e = cuda.grid(1)
+        if e < rewards.shape[0]:
+            gae_segment(rewards, values, next_values, dones, gamma, lam, out, e)
+
     def launch(kernel):
         def run(*args):
             kernel[_blocks(args[0].shape[0]), THREADS_PER_BLOCK](*args)
@@ -196,4 +267,5 @@ def make_return_drivers(cores):
         reward_to_go=launch(reward_to_go_rows),
         td_errors=launch(td_errors_rows),
         gae=launch(gae_rows),
+        gae_segment=launch(gae_segment_rows),
     )

@@ -50,6 +50,29 @@ def make_episode_cores(lib, env, policy, dims):
         r, terminated = env_step(ep, keys[j], steps[j], state, j, a)
         return a, r, terminated
 
+    def sample_step(ep, theta, state, obs, probs, keys, steps, j):
+        """Like :func:`act` without the score: observe, sample an action, step.
+
+        For drivers that only need the transitions (training segments), where a
+        network policy's score would cost a backward pass per step.
+        """
+        env_observe(ep, state, j, obs)
+        u = uniform(keys[j], step_counter(steps[j], 0))
+        a = pol_sample(theta, obs, j, u, probs)
+        r, terminated = env_step(ep, keys[j], steps[j], state, j, a)
+        return a, r, terminated
+
+    def observe_lane(ep, state, j, obs):
+        env_observe(ep, state, j, obs)
+
+    def record_transition(j, t, obs, a, r, terminated, obs_o, act_o, rew_o, term_o):
+        """Row ``t`` of lane ``j`` of a training segment."""
+        for k in range(OD):
+            obs_o[j, t, k] = obs[k, j]
+        act_o[j, t] = a
+        rew_o[j, t] = r
+        term_o[j, t] = 1.0 if terminated else 0.0
+
     def clear_sums(ret, total, csum, rtg, j):
         ret[j] = 0.0
         total[j] = 0.0
@@ -91,12 +114,15 @@ def make_episode_cores(lib, env, policy, dims):
         act_o[e, t] = a
         rew_o[e, t] = r
         mask_o[e, t] = 1.0
-        for p in range(P):
+        for p in range(score_o.shape[2]):  # 0 columns: scores not stored
             score_o[e, t, p] = g[p, j]
 
     return {
         "begin": begin,
         "act": act,
+        "sample_step": sample_step,
+        "record_transition": record_transition,
+        "observe_lane": observe_lane,
         "clear_sums": clear_sums,
         "accumulate": accumulate,
         "write_sums": write_sums,

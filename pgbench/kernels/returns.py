@@ -47,9 +47,24 @@ def make_return_cores():
             acc = (delta + gamma * lam * acc) * mask[e, t]
             out[e, t] = acc
 
+    def gae_segment(rewards, values, next_values, dones, gamma, lam, out, e):
+        """GAE over a training segment row, episodes ending inside it.
+
+        ``next_values[e, t]`` is the value of the state step t led to: 0 after a
+        terminal step, V(final state) after a truncated one, V(s_{t+1}) otherwise
+        (V of the lane's last observation at t = T - 1); ``dones[e, t]`` is 1 where
+        an episode ended, which stops the sum from crossing into the next one.
+        """
+        acc = 0.0
+        for t in range(rewards.shape[1] - 1, -1, -1):
+            delta = rewards[e, t] + gamma * next_values[e, t] - values[e, t]
+            acc = delta + gamma * lam * (1.0 - dones[e, t]) * acc
+            out[e, t] = acc
+
     return {
         "discounted_return": discounted_return,
         "reward_to_go": reward_to_go,
         "td_errors": td_errors,
         "gae": gae,
+        "gae_segment": gae_segment,
     }

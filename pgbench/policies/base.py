@@ -24,6 +24,7 @@ Fisher-vector products (numpy / CPU Numba).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -122,3 +123,35 @@ class Policy:
 
     def __repr__(self) -> str:
         return f"Policy({self.name}, theta_shape={self.theta_shape})"
+
+
+def greedy(policy: Policy) -> Policy:
+    """The deterministic policy that takes ``policy``'s most probable action
+    (discrete; first of ties) or its mean action (continuous, sampled at u = 1/2,
+    the median of the symmetric Gaussian), for evaluation runs."""
+    inner_make = policy.make_cores
+    A = policy.n_actions
+    continuous = policy.continuous
+
+    def make_cores(lib) -> PolicyCores:
+        inner = inner_make(lib)
+        inner_sample = lib.jit(inner.sample)
+
+        if continuous:
+
+            def sample(theta, obs, j, u, probs):
+                return inner_sample(theta, obs, j, 0.5, probs)
+
+        else:
+
+            def sample(theta, obs, j, u, probs):
+                inner_sample(theta, obs, j, 0.0, probs)
+                best = 0
+                for a in range(1, A):
+                    if probs[a, j] > probs[best, j]:
+                        best = a
+                return best
+
+        return PolicyCores(sample, inner.log_prob, inner.score)
+
+    return dataclasses.replace(policy, name=f"greedy({policy.name})", make_cores=make_cores)

@@ -1,0 +1,50 @@
+"""What a learning algorithm is: a function, its hyperparameters and its source.
+
+An algorithm is ``fn(run, params) -> theta``: it improves ``run.theta0`` until
+``run.done()`` (the env-step budget is spent), drawing experience only through
+``run`` (which counts env steps and logs the learning curve) and randomness
+only from ``run.rng``. ``params`` is an instance of the algorithm's frozen
+pydantic model, declared next to the function; suites validate with the same
+model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+
+class AlgoParams(BaseModel):
+    """Base of every algorithm's hyperparameter model (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A registered learning algorithm.
+
+    Attributes:
+        name: registry name.
+        fn: ``(run: TrainRun, params) -> final theta (P,)``.
+        params: pydantic model of the hyperparameters.
+        citation: the paper (and equations) it follows.
+        summary: one line for ``pgbench list``.
+        deterministic: False where the result depends on thread scheduling (A3C).
+    """
+
+    name: str
+    fn: Callable
+    params: type[AlgoParams]
+    citation: str
+    summary: str
+    deterministic: bool = True
+
+
+def register(algorithm: Algorithm) -> Algorithm:
+    """Add ``algorithm`` to the ALGORITHMS registry under its own name."""
+    from pgbench.registry import ALGORITHMS
+
+    return ALGORITHMS.register(algorithm.name)(algorithm)

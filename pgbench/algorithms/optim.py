@@ -1,0 +1,81 @@
+"""First-order optimizers on flat parameter vectors, written as *ascent* steps.
+
+Algorithms hand an optimizer the gradient of the objective they maximize;
+``step(params, grad, lr)`` returns the new parameters. The update rules are
+the standard ones: SGD; Adam (Kingma & Ba 2015, Algorithm 1); RMSprop
+(Tieleman & Hinton 2012, as in ``torch.optim.RMSprop``: the square root of the
+running mean square plus ``eps``). A learning-rate schedule is a function of
+the fraction of the budget spent.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class OptimizerParams(BaseModel):
+    """Optimizer settings shared by the algorithms (a field ``optimizer`` of theirs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["sgd", "adam", "rmsprop"] = Field("adam", description="update rule")
+    lr: float = Field(3e-4, gt=0, description="learning rate (step size)")
+    schedule: Literal["constant", "linear"] = Field(
+        "constant", description="linear: lr decays to 0 over the env-step budget"
+    )
+    beta1: float = Field(0.9, ge=0, lt=1, description="Adam first-moment decay")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Adam second-moment decay")
+    alpha: float = Field(0.99, ge=0, lt=1, description="RMSprop mean-square decay")
+    eps: float = Field(1e-8, gt=0, description="denominator guard (Adam, RMSprop)")
+    max_grad_norm: float | None = Field(
+        None, gt=0, description="clip the gradient to this global L2 norm (None: no clip)"
+    )
+
+
+class Optimizer:
+    """Stateful optimizer over a flat vector of ``n`` parameters."""
+
+    def __init__(self, params: OptimizerParams, n: int):
+        self.p = params
+        self.m = np.zeros(n)
+        self.v = np.zeros(n)
+        self.t = 0
+
+    def lr(self, progress: float) -> float:
+        """Learning rate after ``progress`` (fraction of the budget spent, in [0, 1])."""
+        if self.p.schedule == "linear":
+            return self.p.lr * max(0.0, 1.0 - progress)
+        return self.p.lr
+
+    def step(self, params: np.ndarray, grad: np.ndarray, progress: float = 0.0) -> np.ndarray:
+        """New parameters after one ascent step along ``grad`` (clipped first)."""
+        grad = clip_by_norm(grad, self.p.max_grad_norm)
+        lr = self.lr(progress)
+        self.t += 1
+        if self.p.kind == "sgd":
+            return params + lr * grad
+        if self.p.kind == "rmsprop":
+            self.v *= self.p.alpha
+            self.v += (1.0 - self.p.alpha) * grad * grad
+            return params + lr * grad / (np.sqrt(self.v) + self.p.eps)
+        b1, b2 = self.p.beta1, self.p.beta2
+        self.m *= b1
+        self.m += (1.0 - b1) * grad
+        self.v *= b2
+        self.v += (1.0 - b2) * grad * grad
+        m_hat = self.m / (1.0 - b1**self.t)
+        v_hat = self.v / (1.0 - b2**self.t)
+        return params + lr * m_hat / (np.sqrt(v_hat) + self.p.eps)
+
+
+def clip_by_norm(grad: np.ndarray, max_norm: float | None) -> np.ndarray:
+    """``grad`` scaled down to L2 norm ``max_norm`` if it is longer (None: unchanged)."""
+    if max_norm is None:
+        return grad
+    norm = float(np.sqrt(grad @ grad))
+    if norm > max_norm:
+        return grad * (max_norm / (norm + 1e-6))
+    return grad

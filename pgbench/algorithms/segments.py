@@ -1,0 +1,140 @@
+"""Shared pieces of the actor-critic family: critics, segments, advantages, minibatches.
+
+A segment (:class:`pgbench.kernels.Segment`) is T steps of L persistent
+environments; flattened lane-major it is a batch of N = L T transitions.
+Advantages are GAE(gamma, lambda) (Schulman et al. 2016, "High-dimensional
+continuous control using generalized advantage estimation", eq. 16) with
+lambda = 1 giving n-step returns to the segment's end (A2C, Mnih et al. 2016)
+and lambda = 0 the TD error (one-step actor-critic). A truncated step
+bootstraps from the value of the state it reached; a terminal step from 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from pgbench.errors import InvalidSpecError
+from pgbench.sweep import derive_seed
+
+
+class CriticParams(BaseModel):
+    """The critic's function class (:func:`pgbench.values.make_value`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["tabular", "linear", "mlp"] = Field("mlp", description="function class")
+    hidden: tuple[int, ...] = Field((64, 64), description="hidden layer sizes (mlp)")
+
+
+def make_critic(run, params: CriticParams, action_value: bool = False):
+    """(value model, initial phi) for ``run``'s env, initialized from the run's seed."""
+    from pgbench.values import make_value
+
+    kwargs = {"hidden": tuple(params.hidden)} if params.kind == "mlp" else {}
+    model = make_value(params.kind, run.env, action_value=action_value, **kwargs)
+    return model, model.init(derive_seed(run.seed, "critic") % 2**63)
+
+
+def discount(run, gamma: float | None) -> float:
+    """The algorithm's discount: its own ``gamma`` if set, else the env's."""
+    return run.env.gamma if gamma is None else float(gamma)
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """A segment flattened lane-major to N = L T rows.
+
+    obs (N, OD), actions (N,), advantages (N,), returns (N,) (= advantages +
+    values: the critic's regression target), values (N,) V(s_n) before the update.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    advantages: np.ndarray
+    returns: np.ndarray
+    values: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.actions.shape[0])
+
+
+def state_values(model, phi, obs: np.ndarray) -> np.ndarray:
+    """V(s) for obs (..., OD) -> (...)."""
+    flat = obs.reshape(-1, obs.shape[-1])
+    return model.forward(phi, flat).values.reshape(obs.shape[:-1])
+
+
+def next_state_values(model, phi, seg, values: np.ndarray) -> np.ndarray:
+    """(L, T) value of the state each step led to: V(s_{t+1}) inside an episode,
+    V(final state) after a truncated step, 0 after a terminal one."""
+    nxt = np.empty_like(values)
+    nxt[:, :-1] = values[:, 1:]
+    nxt[:, -1] = state_values(model, phi, seg.last_obs)
+    truncated = seg.truncated > 0
+    if truncated.any():
+        nxt[truncated] = state_values(model, phi, seg.final_obs[truncated])
+    nxt[seg.terminated > 0] = 0.0
+    return nxt
+
+
+def gae_transitions(run, seg, model, phi, gamma: float, lam: float) -> Transitions:
+    """Advantages GAE(gamma, lam) and critic targets of segment ``seg``."""
+    values = state_values(model, phi, seg.obs)
+    nxt = next_state_values(model, phi, seg, values)
+    adv = run.returns.gae_segment(seg.rewards, values, nxt, seg.dones, gamma, lam)
+    return Transitions(
+        obs=seg.obs.reshape(-1, seg.obs.shape[-1]),
+        actions=seg.actions.reshape(-1),
+        advantages=adv.reshape(-1),
+        returns=(adv + values).reshape(-1),
+        values=values.reshape(-1),
+    )
+
+
+def normalized(x: np.ndarray) -> np.ndarray:
+    """(x - mean) / (std + 1e-8), std with Bessel's correction (as SB3 and baselines)."""
+    if x.size < 2:
+        return x - x.mean()
+    return (x - x.mean()) / (x.std(ddof=1) + 1e-8)
+
+
+def minibatches(rng: np.random.Generator, n: int, size: int):
+    """Index arrays of a random permutation of range(n), ``size`` at a time."""
+    order = rng.permutation(n)
+    for start in range(0, n, size):
+        yield order[start : start + size]
+
+
+def value_regression_grad(model, phi, obs, targets, coef: float):
+    """Gradient of -coef * mean((target - V(s))^2) w.r.t. phi (an ascent direction)."""
+    out = model.forward(phi, obs)
+    d = coef * 2.0 * (targets - out.values) / targets.shape[0]
+    return out.grad(d)
+
+
+def require_discrete(run, algorithm: str) -> None:
+    if run.policy.continuous:
+        raise InvalidSpecError(
+            f"{algorithm} needs a discrete-action policy; {run.policy.name} is continuous"
+        )
+
+
+def policy_stats(policy, theta_old, theta_new, obs) -> dict:
+    """Mean KL(pi_old || pi_new) and mean entropy of pi_new on ``obs``."""
+    old = policy.distributions(theta_old, obs)
+    new = policy.distributions(theta_new, obs)
+    return {"kl": float(old.kl(new).mean()), "entropy": float(new.entropy().mean())}
+
+
+def log_update(run, policy, theta_old, theta, obs, g_theta) -> None:
+    """``run.log`` with the update's statistics, computed only when a point is due."""
+    if run.due():
+        stats = policy_stats(policy, theta_old, theta, obs)
+        run.log(theta, grad_norm=float(np.linalg.norm(g_theta)), **stats)
+    else:
+        run.log(theta)
