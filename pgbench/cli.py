@@ -91,7 +91,7 @@ def _list() -> int:
 def _run(suite_path: Path, out: Path | None) -> int:
     from rich.console import Console
 
-    from pgbench import plots, report
+    from pgbench import learning_curves, plots, report
     from pgbench.config import parse_suite
     from pgbench.runner import run_suite
 
@@ -112,6 +112,9 @@ def _run(suite_path: Path, out: Path | None) -> int:
         )
     figures = plots.make_plots(summary.table, summary.run_dir)
     tables = report.write_ranking(summary.table, summary.run_dir)
+    curve = learning_curves.learning_curves(summary.table, summary.run_dir)
+    figures += [curve] if curve else []
+    tables += learning_curves.write_final_performance(summary.table, summary.run_dir)
 
     _print_summary(out_console, summary)
     for f in summary.failed:

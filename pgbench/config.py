@@ -365,8 +365,8 @@ class Suite(BaseModel):
         """The evaluation points, a grid axis; ``(None,)`` for kinds without one."""
         return (None,)
 
-    def runs(self, env: EnvSpec, method: Spec) -> bool:
-        """Whether ``method`` runs on ``env`` (all pairs unless a kind restricts them)."""
+    def runs(self, env: EnvSpec, method: Spec, policy: PolicySpec | None = None) -> bool:
+        """Whether ``method`` runs on ``env`` (with ``policy``); all unless a kind restricts."""
         return True
 
     def pairs(self) -> list[tuple[int, int]]:
@@ -431,7 +431,7 @@ class GradientQualitySuite(Suite):
             return self.thetas
         return (self.theta if self.theta is not None else ThetaSpec(),)
 
-    def runs(self, env: EnvSpec, method: Spec) -> bool:
+    def runs(self, env: EnvSpec, method: Spec, policy: PolicySpec | None = None) -> bool:
         """False where the estimator lists ``envs`` and ``env``'s label is not among them."""
         only = getattr(method, "envs", None)
         return only is None or env.display in only
@@ -509,7 +509,102 @@ class GradientQualitySuite(Suite):
                     )
 
 
-SUITE_KINDS: dict[str, type[Suite]] = {GradientQualitySuite.kind: GradientQualitySuite}
+class CurveEnvSpec(EnvSpec):
+    """An environment of a learning-curve suite, with its own budget and log interval."""
+
+    env_steps: PosInt | None = Field(default=None, description="budget on this env")
+    log_every: PosInt | None = Field(default=None, description="curve interval on this env")
+
+    def canonical(self) -> dict:
+        out = super().canonical()
+        for key in ("env_steps", "log_every"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+class AlgorithmSpec(Spec):
+    """A learning algorithm: ``train(name, ..., **params)``, optionally limited to some
+    env and policy labels."""
+
+    envs: Annotated[tuple[Name, ...], Field(min_length=1)] | None = Field(
+        default=None, description="labels of the only envs this algorithm runs on"
+    )
+    policies: Annotated[tuple[Name, ...], Field(min_length=1)] | None = Field(
+        default=None, description="labels of the only policies this algorithm runs with"
+    )
+
+
+class LearningCurveSuite(Suite):
+    """Return against env steps (and seconds) of learning algorithms, across seeds."""
+
+    kind: ClassVar[str] = "learning-curve"
+    method_key: ClassVar[str] = "algorithms"
+
+    experiment: Literal["learning-curve"] = "learning-curve"
+    envs: tuple[CurveEnvSpec, ...] = Field(min_length=1)
+    env_steps: PosInt = Field(description="env-step budget of each run (an env may override)")
+    log_every: PosInt | None = Field(
+        default=None, description="env steps between curve points (default: budget / 20)"
+    )
+    eval_episodes: NonNegInt = Field(default=10, description="greedy episodes per curve point")
+    algorithms: tuple[AlgorithmSpec, ...] = Field(min_length=1)
+
+    def runs(self, env: EnvSpec, method: Spec, policy: PolicySpec | None = None) -> bool:
+        """False where the algorithm lists envs / policies and these are not among them."""
+        envs = getattr(method, "envs", None)
+        pols = getattr(method, "policies", None)
+        if envs is not None and env.display not in envs:
+            return False
+        return policy is None or pols is None or policy.display in pols
+
+    def budget(self, env: CurveEnvSpec) -> tuple[int, int]:
+        """(env steps, log interval) of runs on ``env``."""
+        steps = env.env_steps or self.env_steps
+        every = env.log_every or self.log_every or max(1, steps // 20)
+        return steps, every
+
+    @model_validator(mode="after")
+    def _check_algorithms(self) -> LearningCurveSuite:
+        from pgbench.algorithms.api import algorithm_params
+        from pgbench.registry import ALGORITHMS
+
+        for k, spec in enumerate(self.algorithms):
+            try:
+                algo = ALGORITHMS.get(spec.name)
+            except PgbenchError as exc:
+                _fail(("algorithms", k, "name"), str(exc))
+            try:
+                algorithm_params(spec.name, **spec.params)
+            except PgbenchError as exc:
+                key, extra = _first_bad_key(algo.params, spec.params)
+                _fail(("algorithms", k, "params", *key), str(exc), at_key=extra)
+        _check_labels("algorithms", "algorithm", self.algorithms)
+        env_labels = [e.display for e in self.envs]
+        pol_labels = [p.display for p in self.policies]
+        for k, algo in enumerate(self.algorithms):
+            for field, what, labels in (
+                ("envs", "env", env_labels),
+                ("policies", "policy", pol_labels),
+            ):
+                for j, label in enumerate(getattr(algo, field) or ()):
+                    if label not in labels:
+                        _fail(
+                            ("algorithms", k, field, j),
+                            f"algorithm {algo.display!r} lists {what} {label!r}, which is not "
+                            f"a {what} label of this suite" + suggest(label, labels),
+                        )
+        pairs = self.pairs()
+        for k, algo in enumerate(self.algorithms):
+            if not any(self.runs(self.envs[i], algo, self.policies[j]) for i, j in pairs):
+                _fail(("algorithms", k), f"algorithm {algo.display!r} runs on no env / policy pair")
+        return self
+
+
+SUITE_KINDS: dict[str, type[Suite]] = {
+    GradientQualitySuite.kind: GradientQualitySuite,
+    LearningCurveSuite.kind: LearningCurveSuite,
+}
 
 
 def _check_theta(where: Loc, spec: ThetaSpec) -> None:

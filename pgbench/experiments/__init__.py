@@ -40,9 +40,13 @@ def get_experiment(kind: str) -> Callable:
         from pgbench.experiments.gradient_quality import run_cell
 
         return run_cell
+    if kind == "learning-curve":
+        from pgbench.experiments.learning_curve import run_cell
+
+        return run_cell
     raise KeyError(f"no experiment kind {kind!r}")
 
 
-EXPERIMENTS = ("gradient-quality",)
+EXPERIMENTS = ("gradient-quality", "learning-curve")
 
 __all__ = ["EXPERIMENTS", "CellOutput", "MetricRow", "get_experiment"]

@@ -1,0 +1,36 @@
+"""Learning curves: one algorithm trained on one (env, policy, seed) per cell.
+
+Rows have ``x_name = "env_steps"`` and the metrics of
+:data:`pgbench.algorithms.trainer.CURVE_METRICS` (train and evaluation return,
+exact value where the env has one, seconds, gradient norm, KL, entropy), one
+point every ``log_every`` env steps plus the start and the end of the budget.
+The replicate seed is the run seed: every algorithm of one seed starts from
+the same initial parameters ``policy.init(seed)``.
+"""
+
+from __future__ import annotations
+
+from pgbench.experiments import CellOutput, MetricRow
+
+
+def run_cell(cell) -> CellOutput:
+    from pgbench.algorithms.api import train_run
+
+    settings = cell.settings
+    env = cell.env.build()
+    policy = cell.policy.build(env)
+    steps = cell.env.env_steps or settings["env_steps"]
+    every = cell.env.log_every or settings["log_every"] or max(1, steps // 20)
+    run = train_run(
+        cell.method.name,
+        env,
+        policy,
+        steps,
+        cell.seed,
+        backend=settings["backend"],
+        log_every=every,
+        eval_episodes=settings["eval_episodes"],
+        **cell.method.params,
+    )
+    rows = [MetricRow("env_steps", x, metric, value) for x, metric, value in run.rows]
+    return CellOutput(rows=rows)

@@ -1,0 +1,188 @@
+"""Learning-curve figures and the final-performance table (read the tidy table only).
+
+Curves are aligned across seeds on the grid 0, log_every, 2 log_every, ...:
+the value of a seed at grid point x is its last logged value at or before x
+(runs log when an update crosses a grid point, so every seed has one there).
+
+* ``learning_curves.png``: one row of panels per (env, policy); left, mean
+  evaluation return against env steps with a 95% percentile bootstrap band of
+  the mean over seeds; right, the same means against the median wall seconds
+  at each grid point (evaluation time excluded). The legend gives n seeds.
+* ``final_performance.md`` / ``.csv``: per (env, policy, algorithm) the final
+  evaluation return's IQM (interquartile mean over seeds) with a 95%
+  bootstrap interval, its mean and median, the final training return, the
+  median seconds and env steps per second, and the number of seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from io import BytesIO
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from pgbench.results import atomic_write_bytes, atomic_write_text  # noqa: E402
+from pgbench.stats import bootstrap_ci, group_rng, iqm  # noqa: E402
+
+CURVES_PNG = "learning_curves.png"
+FINAL_MD = "final_performance.md"
+FINAL_CSV = "final_performance.csv"
+EXPERIMENT = "learning-curve"
+PANEL = ["env_label", "policy_label"]
+
+
+def _curve_rows(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["experiment"] == EXPERIMENT]
+
+
+def aligned(rows: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(grid (G,), values (seeds, G)) of ``metric`` for the rows of one curve (one method
+    of one panel), forward-filled onto the common grid of logged env steps."""
+    wide = rows[rows["metric"] == metric].pivot_table(
+        index="x", columns="seed", values="value", aggfunc="last"
+    )
+    wide = wide.sort_index()
+    grid = _grid(wide.index.to_numpy())
+    filled = wide.reindex(wide.index.union(grid)).ffill().loc[grid]
+    return grid, filled.to_numpy().T
+
+
+def _grid(xs: np.ndarray) -> np.ndarray:
+    """0 and the smallest logged x of each seed-aligned point: the sorted distinct x values
+    that every seed has reached (a seed's x values differ by whole segments at most)."""
+    xs = np.unique(xs)
+    if xs.size <= 1:
+        return xs
+    step = np.min(np.diff(xs))
+    # group x values closer than half the smallest gap to the largest of the group
+    groups = np.split(xs, np.flatnonzero(np.diff(xs) > step / 2) + 1)
+    return np.array([g.max() for g in groups])
+
+
+def _mean_band(values: np.ndarray, key: tuple, base: int) -> tuple[np.ndarray, ...]:
+    """Mean over seeds and its 95% bootstrap interval, per grid column (NaN seeds dropped)."""
+    mean, lo, hi = [], [], []
+    for g in range(values.shape[1]):
+        col = values[:, g]
+        col = col[np.isfinite(col)]
+        if col.size == 0:
+            mean.append(math.nan), lo.append(math.nan), hi.append(math.nan)
+            continue
+        a, b = bootstrap_ci(col, group_rng(base, (*key, g)), stat=np.mean)
+        mean.append(col.mean()), lo.append(a), hi.append(b)
+    return np.array(mean), np.array(lo), np.array(hi)
+
+
+def learning_curves(table: pd.DataFrame, run_dir: str | Path) -> Path | None:
+    """Write ``learning_curves.png``; None if ``table`` has no learning-curve rows."""
+    rows = _curve_rows(table)
+    if rows.empty:
+        return None
+    panels = list(rows.groupby(PANEL, sort=False))
+    fig, axes = plt.subplots(
+        len(panels), 2, figsize=(12, 4 * len(panels)), squeeze=False, constrained_layout=True
+    )
+    for r, ((env, pol), panel) in enumerate(panels):
+        ax_steps, ax_secs = axes[r]
+        for k, (label, curve) in enumerate(panel.groupby("method_label", sort=False)):
+            grid, ev = aligned(curve, "eval_return")
+            _, secs = aligned(curve, "seconds")
+            mean, lo, hi = _mean_band(ev, (env, pol, label), 0)
+            n = ev.shape[0]
+            color = f"C{k % 10}"
+            ax_steps.plot(grid, mean, color=color, label=f"{label} (n={n})")
+            ax_steps.fill_between(grid, lo, hi, color=color, alpha=0.2, linewidth=0)
+            ax_secs.plot(np.nanmedian(secs, axis=0), mean, color=color)
+        ax_steps.set_title(f"{env} / {pol}")
+        ax_steps.set_xlabel("env steps")
+        ax_steps.set_ylabel("evaluation return (mean over seeds, 95% CI)")
+        ax_secs.set_title(f"{env} / {pol}")
+        ax_secs.set_xlabel("seconds (median over seeds)")
+        ax_secs.set_ylabel("evaluation return")
+        ax_steps.legend(fontsize="small", loc="best")
+    buf = BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    path = Path(run_dir) / CURVES_PNG
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def final_performance(table: pd.DataFrame, base: int = 0) -> pd.DataFrame:
+    """One row per (env, policy, algorithm label) of the last curve point of every seed."""
+    rows = _curve_rows(table)
+    out = []
+    for (env, pol, label), curve in rows.groupby([*PANEL, "method_label"], sort=False):
+        last = curve[curve["x"] == curve.groupby("seed")["x"].transform("max")]
+        per_seed = last.pivot_table(index="seed", columns="metric", values="value")
+        ev = per_seed["eval_return"].to_numpy()
+        ev = ev[np.isfinite(ev)]
+        steps = curve.groupby("seed")["x"].max()
+        secs = per_seed["seconds"]
+        lo, hi = (
+            bootstrap_ci(ev, group_rng(base, (env, pol, label)), stat=iqm)
+            if ev.size
+            else (
+                math.nan,
+                math.nan,
+            )
+        )
+        out.append(
+            {
+                "env": env,
+                "policy": pol,
+                "algorithm": label,
+                "n_seeds": int(ev.size),
+                "eval_iqm": float(iqm(ev)) if ev.size else math.nan,
+                "eval_iqm_lo": lo,
+                "eval_iqm_hi": hi,
+                "eval_mean": float(ev.mean()) if ev.size else math.nan,
+                "eval_median": float(np.median(ev)) if ev.size else math.nan,
+                "train_return_mean": float(np.nanmean(per_seed["train_return"])),
+                "env_steps": int(steps.median()),
+                "seconds_median": float(secs.median()),
+                "steps_per_second": float((steps / secs).median()),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def final_markdown(final: pd.DataFrame, title: str) -> str:
+    lines = [
+        f"# Final performance: {title}",
+        "",
+        "Evaluation return (greedy / mean action) at the end of the budget: IQM over seeds "
+        "with a 95% percentile bootstrap interval (2000 resamples of seeds).",
+        "",
+        "| env | policy | algorithm | IQM [95% CI] | mean | median | train return | "
+        "env steps | seconds | steps/s | n |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in final.itertuples():
+        lines.append(
+            f"| {r.env} | {r.policy} | {r.algorithm} | {r.eval_iqm:.1f} "
+            f"[{r.eval_iqm_lo:.1f}, {r.eval_iqm_hi:.1f}] | {r.eval_mean:.1f} | "
+            f"{r.eval_median:.1f} | {r.train_return_mean:.1f} | {r.env_steps} | "
+            f"{r.seconds_median:.1f} | {r.steps_per_second:,.0f} | {r.n_seeds} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_final_performance(table: pd.DataFrame, run_dir: str | Path) -> list[Path]:
+    """Write ``final_performance.csv`` / ``.md``; [] without learning-curve rows."""
+    final = final_performance(table)
+    if final.empty:
+        return []
+    run_dir = Path(run_dir)
+    title = ", ".join(dict.fromkeys(table["suite"].astype(str)))
+    csv_path, md_path = run_dir / FINAL_CSV, run_dir / FINAL_MD
+    atomic_write_text(csv_path, final.to_csv(index=False, float_format="%.17g"))
+    atomic_write_text(md_path, final_markdown(final, title))
+    return [csv_path, md_path]
