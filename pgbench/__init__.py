@@ -2,9 +2,11 @@
 
 Public API: :func:`make_env`, :func:`make_policy`, :func:`rollout`,
 :func:`estimate`, :func:`exact_objective`, :func:`exact_gradient`,
-:func:`load_results`. See the README for the contract.
+:func:`train` and :func:`evaluate` (learning algorithms), :func:`play`
+(two-agent games), :func:`load_results`. See the README for the contract.
 """
 
+from pgbench.algorithms.api import evaluate, train
 from pgbench.api import (
     estimate,
     estimator_params,
@@ -14,6 +16,7 @@ from pgbench.api import (
     load_results,
     make_env,
     make_policy,
+    play,
     rollout,
 )
 from pgbench.errors import PgbenchError
@@ -26,11 +29,14 @@ __all__ = [
     "PgbenchError",
     "estimate",
     "estimator_params",
+    "evaluate",
     "exact_gradient",
     "exact_natural_gradient",
     "exact_objective",
     "load_results",
     "make_env",
     "make_policy",
+    "play",
     "rollout",
+    "train",
 ]

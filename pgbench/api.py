@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from pgbench import envs, estimators, policies  # noqa: F401  (registration)
 from pgbench.errors import InvalidSpecError
+from pgbench.games import learners as _learners  # noqa: F401  (registration)
 from pgbench.registry import ENVS, ESTIMATORS, POLICIES
 from pgbench.sampling import Batch, Sampler, check_count, check_theta
 
@@ -102,18 +103,61 @@ def estimate(
     }
 
 
-def exact_objective(env, policy, theta) -> float:
-    """J(theta) in closed form (tabular MDPs); NoExactFormError elsewhere."""
+def _is_game(obj) -> bool:
+    from pgbench.games.exact import Game
+
+    return isinstance(obj, (str, Game))
+
+
+def exact_objective(env, policy, theta, **game_params):
+    """J(theta) in closed form (tabular MDPs); NoExactFormError elsewhere.
+
+    Two-agent form: ``exact_objective(game, theta1, theta2, horizon=None, gamma=None)``
+    with ``game`` "ipd" / "matching-pennies" (or a :class:`pgbench.games.Game`) and each
+    agent's 5 memory-1 logits returns both values (V^1, V^2), shape (2,) (infinite
+    horizon unless ``horizon`` is given; LOLA, Foerster et al. 2018, Sec. 4.2).
+    """
+    if _is_game(env):
+        return _game_derivatives(env, policy, theta, **game_params).value
     from pgbench import exact
 
     return exact.exact_objective(env, policy, check_theta(policy, theta))
 
 
-def exact_gradient(env, policy, theta) -> np.ndarray:
-    """grad J(theta) in closed form (tabular MDPs); NoExactFormError elsewhere."""
+def exact_gradient(env, policy, theta, **game_params):
+    """grad J(theta) in closed form (tabular MDPs); NoExactFormError elsewhere.
+
+    Two-agent form: ``exact_gradient(game, theta1, theta2, horizon=None, gamma=None)``
+    returns each agent's naive-learner gradient (grad_{theta1} V^1, grad_{theta2} V^2),
+    two arrays of shape (5,); :func:`pgbench.games.exact.derivatives` gives all first
+    and second derivatives of both values.
+    """
+    if _is_game(env):
+        d = _game_derivatives(env, policy, theta, **game_params)
+        return d.grad[0, :5].copy(), d.grad[1, 5:].copy()
     from pgbench import exact
 
     return exact.exact_gradient(env, policy, check_theta(policy, theta))
+
+
+def _game_derivatives(game, theta1, theta2, horizon=None, gamma=None):
+    from pgbench.games.exact import as_game, check_thetas, derivatives
+
+    g = as_game(game, gamma)
+    bad = isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1
+    if horizon is not None and bad:
+        raise InvalidSpecError(f"horizon must be a positive integer, got {horizon!r}")
+    return derivatives(g, check_thetas(theta1, theta2), horizon)
+
+
+def play(game, learner1, learner2, iterations: int, seed: int, **params):
+    """Two learners (``pgbench list`` names, or ``{name, params}``) playing ``game`` for
+    ``iterations`` simultaneous updates; returns ``(theta1, theta2, history, info)``
+    (:class:`pgbench.games.PlayResult`). See :func:`pgbench.games.playing.play` for params
+    (gamma, horizon, episodes, init_scale, theta1, theta2, backend)."""
+    from pgbench.games.playing import play as _play
+
+    return _play(game, learner1, learner2, iterations, seed, **params)
 
 
 def exact_natural_gradient(env, policy, theta) -> np.ndarray:

@@ -68,8 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _list() -> int:
-    import pgbench.api  # noqa: F401  (registration)
-    from pgbench.registry import ENVS, ESTIMATORS, POLICIES
+    import pgbench.algorithms  # noqa: F401  (registration)
+    import pgbench.api  # noqa: F401
+    from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, LEARNERS, POLICIES
 
     def first_line(obj) -> str:
         doc = (getattr(obj, "__doc__", None) or "").strip()
@@ -79,6 +80,8 @@ def _list() -> int:
         ("environments", [(n, first_line(ENVS.get(n))) for n in ENVS.names()]),
         ("policies", [(n, first_line(POLICIES.get(n))) for n in POLICIES.names()]),
         ("estimators", [(n, ESTIMATORS.get(n).citation) for n in ESTIMATORS.names()]),
+        ("algorithms", [(n, ALGORITHMS.get(n).summary) for n in ALGORITHMS.names()]),
+        ("learners", [(n, first_line(LEARNERS.get(n))) for n in LEARNERS.names()]),
     ]
     for title, rows in sections:
         print(f"{title}:")

@@ -533,6 +533,15 @@ class AlgorithmSpec(Spec):
     policies: Annotated[tuple[Name, ...], Field(min_length=1)] | None = Field(
         default=None, description="labels of the only policies this algorithm runs with"
     )
+    env_steps: PosInt | None = Field(
+        default=None, description="budget of this algorithm (overrides the env's and suite's)"
+    )
+
+    def canonical(self) -> dict:
+        out = super().canonical()
+        if self.env_steps is not None:
+            out["env_steps"] = self.env_steps
+        return out
 
 
 class LearningCurveSuite(Suite):
@@ -557,12 +566,6 @@ class LearningCurveSuite(Suite):
         if envs is not None and env.display not in envs:
             return False
         return policy is None or pols is None or policy.display in pols
-
-    def budget(self, env: CurveEnvSpec) -> tuple[int, int]:
-        """(env steps, log interval) of runs on ``env``."""
-        steps = env.env_steps or self.env_steps
-        every = env.log_every or self.log_every or max(1, steps // 20)
-        return steps, every
 
     @model_validator(mode="after")
     def _check_algorithms(self) -> LearningCurveSuite:
@@ -592,7 +595,7 @@ class LearningCurveSuite(Suite):
                         _fail(
                             ("algorithms", k, field, j),
                             f"algorithm {algo.display!r} lists {what} {label!r}, which is not "
-                            f"a {what} label of this suite" + suggest(label, labels),
+                            f"one of the suite's {what} labels" + suggest(label, labels),
                         )
         pairs = self.pairs()
         for k, algo in enumerate(self.algorithms):
@@ -860,3 +863,7 @@ def _describe(model: type[BaseModel], err: dict) -> tuple[Loc, str, bool]:
     if isinstance(value, (str, int, float, bool)) or value is None:
         msg += f", got {value!r}"
     return loc, f"{_dotted(loc)}: {msg}" if loc else msg, False
+
+
+# the two-agent kinds build on the models above and add themselves to SUITE_KINDS
+import pgbench.games.suite  # noqa: E402, F401

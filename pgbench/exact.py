@@ -211,3 +211,18 @@ def exact_natural_gradient(env, policy, theta) -> np.ndarray:
     total = np.einsum("ts,tsa->sa", weight, Q - V[:H, :, None])  # rho(s) Abar[s, a]
     abar = np.divide(total, rho[:, None], out=np.zeros_like(total), where=rho[:, None] > 0)
     return (abar - abar.mean(axis=1, keepdims=True)).ravel()
+
+
+def optimal_value(env) -> float:
+    """max over policies of J: finite-horizon value iteration (Bellman 1957),
+    V_H = 0, V_t(s) = max_a R(s, a) + gamma sum_s' P(s'|s, a) V_{t+1}(s'),
+    J* = mu0 . V_0. The maximizing policy may depend on t; a stationary policy
+    (tabular softmax) can come arbitrarily close only when the horizon is long
+    relative to 1 / (1 - gamma) or the optimal actions do not change with t."""
+    if env.tabular is None:
+        raise NoExactFormError(f"no exact form for environment {env.describe()}: it is not tabular")
+    P, R, mu0 = env.tabular
+    V = np.zeros(R.shape[0])
+    for _ in range(env.horizon):
+        V = np.max(R + env.gamma * (P @ V), axis=1)
+    return float(mu0 @ V)

@@ -11,7 +11,9 @@ the value of a seed at grid point x is its last logged value at or before x
 * ``final_performance.md`` / ``.csv``: per (env, policy, algorithm) the final
   evaluation return's IQM (interquartile mean over seeds) with a 95%
   bootstrap interval, its mean and median, the final training return, the
-  median seconds and env steps per second, and the number of seeds.
+  median seconds and env steps per second, and the number of seeds; on tabular
+  envs also the mean exact J of the final policies and the optimal J (value
+  iteration).
 """
 
 from __future__ import annotations
@@ -146,12 +148,26 @@ def final_performance(table: pd.DataFrame, base: int = 0) -> pd.DataFrame:
                 "eval_mean": float(ev.mean()) if ev.size else math.nan,
                 "eval_median": float(np.median(ev)) if ev.size else math.nan,
                 "train_return_mean": float(np.nanmean(per_seed["train_return"])),
+                "exact_value_mean": _finite_mean(per_seed, "exact_value"),
+                "optimal_value": _finite_mean(per_seed, "optimal_value"),
                 "env_steps": int(steps.median()),
                 "seconds_median": float(secs.median()),
                 "steps_per_second": float((steps / secs).median()),
             }
         )
     return pd.DataFrame(out)
+
+
+def _finite_mean(per_seed: pd.DataFrame, metric: str) -> float:
+    if metric not in per_seed:
+        return math.nan
+    v = per_seed[metric].to_numpy()
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else math.nan
+
+
+def _opt(value: float) -> str:
+    return "" if not math.isfinite(value) else f"{value:.3f}"
 
 
 def final_markdown(final: pd.DataFrame, title: str) -> str:
@@ -162,14 +178,15 @@ def final_markdown(final: pd.DataFrame, title: str) -> str:
         "with a 95% percentile bootstrap interval (2000 resamples of seeds).",
         "",
         "| env | policy | algorithm | IQM [95% CI] | mean | median | train return | "
-        "env steps | seconds | steps/s | n |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "exact J | optimal J | env steps | seconds | steps/s | n |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in final.itertuples():
         lines.append(
             f"| {r.env} | {r.policy} | {r.algorithm} | {r.eval_iqm:.1f} "
             f"[{r.eval_iqm_lo:.1f}, {r.eval_iqm_hi:.1f}] | {r.eval_mean:.1f} | "
-            f"{r.eval_median:.1f} | {r.train_return_mean:.1f} | {r.env_steps} | "
+            f"{r.eval_median:.1f} | {r.train_return_mean:.1f} | {_opt(r.exact_value_mean)} | "
+            f"{_opt(r.optimal_value)} | {r.env_steps} | "
             f"{r.seconds_median:.1f} | {r.steps_per_second:,.0f} | {r.n_seeds} |"
         )
     return "\n".join(lines) + "\n"

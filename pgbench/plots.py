@@ -248,9 +248,11 @@ def mse_cost(table: pd.DataFrame, run_dir: str | Path) -> Path | None:
 
 def make_plots(table: pd.DataFrame, run_dir: str | Path) -> list[Path]:
     """Every figure that applies to the experiments in ``table``, written into ``run_dir``."""
+    from pgbench.games.plots import make_plots as two_agent_plots
+
     written: list[Path] = []
     for draw in (variance_mse, cosine, mse_cost):
         path = draw(table, run_dir)
         if path:
             written.append(path)
-    return written
+    return written + two_agent_plots(table, run_dir)

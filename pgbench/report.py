@@ -311,14 +311,18 @@ def rank_matrix(rank: pd.DataFrame) -> list[tuple[tuple[str, str, str, str], pd.
 def write_ranking(
     table: pd.DataFrame, run_dir: str | Path, rng: np.random.Generator | None = None
 ) -> list[Path]:
-    """Write ``ranking.csv`` and ``ranking.md`` into ``run_dir`` (atomically); [] if ``table``
-    has no gradient-quality rows. Returns the paths written."""
+    """Write ``ranking.csv`` and ``ranking.md`` into ``run_dir`` (atomically), none if ``table``
+    has no gradient-quality rows, plus the two-agent tables (:mod:`pgbench.games.report`).
+    Returns the paths written."""
+    from pgbench.games.report import write_tables as two_agent_tables
+
+    extra = two_agent_tables(table, run_dir)
     rank = ranking(table, rng)
     if rank.empty:
-        return []
+        return extra
     run_dir = Path(run_dir)
     title = ", ".join(dict.fromkeys(table["suite"].astype(str)))
     csv_path, md_path = run_dir / RANKING_CSV, run_dir / RANKING_MD
     atomic_write_text(csv_path, rank.to_csv(index=False, float_format="%.17g"))
     atomic_write_text(md_path, ranking_markdown(rank, title))
-    return [csv_path, md_path]
+    return [csv_path, md_path, *extra]

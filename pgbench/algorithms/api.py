@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 from pydantic import ValidationError
 
 from pgbench.algorithms.trainer import TrainRun
@@ -61,3 +62,100 @@ def train_run(
     if any(m == "eval_return" and not math.isfinite(v) for _, m, v in run.rows if eval_episodes):
         raise InvalidSpecError(f"{name} produced a non-finite evaluation return")
     return run
+
+
+def history_frame(run: TrainRun, algorithm: str, params: dict) -> pd.DataFrame:
+    """``run.rows`` as a tidy table with the columns of a suite's results table."""
+    from pgbench.results import conform
+    from pgbench.sweep import canonical_json
+
+    env, policy = run.env, run.policy
+    ident = {
+        "suite": "",
+        "experiment": "learning-curve",
+        "cell": "",
+        "env": env.name,
+        "env_params": canonical_json(_jsonable(env.spec)),
+        "env_label": env.describe(),
+        "policy": policy.name,
+        "policy_params": "{}",
+        "policy_label": policy.name,
+        "theta": "",
+        "theta_params": "",
+        "method": algorithm,
+        "method_params": canonical_json(_jsonable(params)),
+        "method_label": algorithm,
+        "unbiased": None,
+        "seed": run.seed,
+        "x_name": "env_steps",
+        "reference": "",
+    }
+    records = [{**ident, "x": x, "metric": m, "value": v} for x, m, v in run.rows]
+    from pgbench.results import COLUMNS
+
+    return conform(pd.DataFrame.from_records(records, columns=list(COLUMNS)))
+
+
+def _jsonable(obj):
+    """Params as JSON types (arrays become lists) for the *_params columns."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def train(
+    algorithm: str,
+    env,
+    policy,
+    env_steps: int,
+    seed: int,
+    *,
+    theta0: np.ndarray | None = None,
+    backend: str = "cpu",
+    log_every: int | None = None,
+    eval_episodes: int = 10,
+    **params,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Train ``policy`` in ``env`` with ``algorithm`` for ``env_steps`` environment steps.
+
+    Returns ``(theta, history)``: the final (P,) parameters and the learning
+    curve as a tidy DataFrame with the columns of a suite's results table
+    (``x_name = "env_steps"``; metrics in :mod:`pgbench.algorithms.trainer`).
+    ``params`` are the algorithm's hyperparameters (``pgbench list``; one-line
+    errors for unknown keys or bad values). ``theta0`` defaults to
+    ``policy.init(seed)``; a curve point is logged every ``log_every`` env steps
+    (default: a twentieth of the budget) with ``eval_episodes`` greedy episodes.
+    """
+    run = train_run(
+        algorithm,
+        env,
+        policy,
+        env_steps,
+        seed,
+        theta0,
+        backend,
+        log_every,
+        eval_episodes,
+        **params,
+    )
+    return run.theta, history_frame(run, algorithm, params)
+
+
+def evaluate(env, policy, theta, episodes: int, seed: int) -> float:
+    """Mean undiscounted return of ``episodes`` episodes of the greedy (discrete) or
+    mean-action (continuous) version of ``policy(theta)``; episode e uses the
+    stream keyed by (seed, e)."""
+    from pgbench.algorithms.evaluation import evaluate_returns
+    from pgbench.sampling import check_count, check_theta
+
+    theta = check_theta(policy, theta)
+    episodes = check_count("episodes", episodes)
+    if episodes < 1:
+        raise InvalidSpecError("episodes must be at least 1")
+    return float(evaluate_returns(env, policy, theta, episodes, int(seed)).mean())

@@ -13,6 +13,7 @@ metric              meaning
 ``eval_return``     mean undiscounted return of ``eval_episodes`` evaluation
                     episodes of the greedy / mean-action policy (own streams)
 ``exact_value``     J(theta) in closed form, where the env has one (tabular)
+``optimal_value``   max over policies of J by value iteration (tabular; constant)
 ``seconds``         wall time of training so far, evaluation excluded
 ``grad_norm``       L2 norm of the last update's policy gradient estimate
 ``kl``              mean KL(pi_old || pi_new) of the last update on its batch
@@ -40,11 +41,16 @@ CURVE_METRICS = (
     "train_return",
     "eval_return",
     "exact_value",
+    "optimal_value",
     "seconds",
     "grad_norm",
     "kl",
     "entropy",
 )
+# Metrics logged only where they exist: exact values on tabular envs, evaluation
+# returns when evaluation episodes are asked for, KL and entropy for algorithms
+# that compute them. A missing training return (no episode ended yet) stays NaN.
+_WHERE_DEFINED = frozenset(CURVE_METRICS) - {"train_return", "seconds"}
 
 
 class TrainRun:
@@ -80,7 +86,9 @@ class TrainRun:
         self.eval_episodes = int(eval_episodes)
         self.backend = backend
         self.kernels = build(env, policy, kernel_target(backend))
-        self.returns = build_returns(kernel_target(backend))
+        # segments are small (lanes x steps): the serial scan beats a thread-pool launch
+        target = kernel_target(backend)
+        self.returns = build_returns("serial" if target == "parallel" else target)
         self.sampler = Sampler(env, policy, backend)
         self.rng = np.random.default_rng(derive_seed(self.seed, "rng"))
         self.rows: list[tuple[int, str, float]] = []
@@ -156,13 +164,18 @@ class TrainRun:
             "train_return": float(returns.mean()) if returns.size else math.nan,
             "eval_return": self.evaluate(theta),
             "exact_value": self._exact_value(theta),
+            "optimal_value": self._optimal_value(),
             "seconds": seconds,
         }
         self._eval_seconds += time.perf_counter() - t0
         for name in ("grad_norm", "kl", "entropy"):
             values[name] = float(metrics.get(name, math.nan))
         x = self.env_steps
-        self.rows.extend((x, name, values[name]) for name in CURVE_METRICS)
+        self.rows.extend(
+            (x, name, values[name])
+            for name in CURVE_METRICS
+            if not (name in _WHERE_DEFINED and math.isnan(values[name]))
+        )
         self._n_logged += 1
         while self._next_log <= x:
             self._next_log += self.log_every
@@ -182,6 +195,15 @@ class TrainRun:
         return float(
             evaluate_returns(self.env, self.policy, theta, self.eval_episodes, seed).mean()
         )
+
+    def _optimal_value(self) -> float:
+        if self.env.tabular is None:
+            return math.nan
+        if not hasattr(self, "_optimum"):
+            from pgbench import exact
+
+            self._optimum = exact.optimal_value(self.env)
+        return self._optimum
 
     def _exact_value(self, theta: np.ndarray) -> float:
         if self.env.tabular is None or self.policy.name != "tabular-softmax":

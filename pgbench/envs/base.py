@@ -6,7 +6,7 @@ target. The cores follow one calling convention, shared by all targets:
 
 ``reset(ep, key, state, j)``
     write the initial state of lane ``j`` into ``state[:, j]``; random draws use
-    ``lib.uniform(key, lib.reset_counter(k))`` for ``k < RESET_DRAWS``.
+    ``lib.uniform(key, np.uint64(k))`` for ``k < RESET_DRAWS``.
 ``step(ep, key, t, state, j, a) -> (reward, terminated)``
     take action ``a`` (int, or float for a continuous-action env) at step ``t``
     in lane ``j``, update ``state[:, j]`` in place; random draws use

@@ -58,8 +58,8 @@ import math
 import numpy as np
 from scipy.special import expit
 
-from pgbench.envs.base import Env
-from pgbench.envs.checks import check_gamma
+from pgbench.envs.base import Env, EnvCores
+from pgbench.envs.checks import check_gamma, check_horizon
 from pgbench.envs.tabular import tabular_env
 from pgbench.errors import InvalidSpecError
 from pgbench.registry import ENVS, suggest
@@ -283,3 +283,52 @@ def make_matching_pennies(opponent="uniform", gamma: float = 0.9, horizon: int =
         horizon: rounds per episode H >= 1.
     """
     return _game_env("matching-pennies", matching_pennies_payoffs(), opponent, gamma, horizon)
+
+
+# ---------------------------------------------------------------- the two-agent joint game
+
+
+def _make_joint_cores_factory():
+    def make_cores(lib) -> EnvCores:
+        def reset(ep, key, state, j):
+            state[0, j] = 0.0  # the start state: no previous round
+
+        def step(ep, key, t, state, j, a):
+            # a = 2 a1 + a2 (agent 1's action first); the next state is the round just played
+            state[0, j] = 1.0 + a
+            return ep[a], False
+
+        def observe(ep, state, j, obs):
+            obs[0, j] = state[0, j]
+
+        return EnvCores(reset, step, observe)
+
+    return make_cores
+
+
+def joint_game_env(name: str, payoff1, gamma: float, horizon: int) -> Env:
+    """Both agents of an iterated 2x2 game as ONE environment with joint actions.
+
+    The action is the joint action z = 2 a1 + a2 in {0, 1, 2, 3} (CC, CD, DC, DD;
+    0 = cooperate), drawn by a joint policy (:mod:`pgbench.games.joint`); the state
+    is agent 1's view (0 = start, 1 + z = previous joint action); the reward is
+    agent 1's payoff ``payoff1[z]`` (payoff1 (4,)); agent 2's payoff is a
+    deterministic function of the stored joint action. The dynamics are
+    deterministic given the joint action, so no env randomness is drawn.
+    Not registered: it only fits the joint memory-1 policy.
+    """
+    payoff1 = np.ascontiguousarray(payoff1, dtype=np.float64)
+    if payoff1.shape != (4,):
+        raise InvalidSpecError(f"payoff1 must have shape (4,), got {payoff1.shape}")
+    return Env(
+        name=f"{name}-joint",
+        n_actions=4,
+        state_dim=1,
+        obs_dim=1,
+        n_states=N_STATES,
+        horizon=check_horizon(horizon),
+        gamma=_check_gamma(name, gamma),
+        params=payoff1,
+        make_cores=_make_joint_cores_factory(),
+        spec={"game": name, "gamma": float(gamma), "horizon": int(horizon)},
+    )

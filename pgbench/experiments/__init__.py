@@ -44,9 +44,13 @@ def get_experiment(kind: str) -> Callable:
         from pgbench.experiments.learning_curve import run_cell
 
         return run_cell
+    if kind in ("two-agent", "game-estimators"):
+        from pgbench.experiments import two_agent
+
+        return two_agent.run_cell if kind == "two-agent" else two_agent.run_estimator_cell
     raise KeyError(f"no experiment kind {kind!r}")
 
 
-EXPERIMENTS = ("gradient-quality", "learning-curve")
+EXPERIMENTS = ("gradient-quality", "learning-curve", "two-agent", "game-estimators")
 
 __all__ = ["EXPERIMENTS", "CellOutput", "MetricRow", "get_experiment"]

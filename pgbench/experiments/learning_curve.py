@@ -19,7 +19,9 @@ def run_cell(cell) -> CellOutput:
     settings = cell.settings
     env = cell.env.build()
     policy = cell.policy.build(env)
-    steps = cell.env.env_steps or settings["env_steps"]
+    # budget: the algorithm's, else the env's, else the suite's; interval: the env's,
+    # else the suite's, else a twentieth of the budget
+    steps = cell.method.env_steps or cell.env.env_steps or settings["env_steps"]
     every = cell.env.log_every or settings["log_every"] or max(1, steps // 20)
     run = train_run(
         cell.method.name,

@@ -13,6 +13,7 @@ import numpy as np
 
 from pgbench.errors import InvalidSpecError
 from pgbench.policies.base import Policy, PolicyCores
+from pgbench.policies.distributions import LinearLogits
 from pgbench.registry import POLICIES
 
 
@@ -101,6 +102,11 @@ def score_ref(theta: np.ndarray, obs: np.ndarray, actions: np.ndarray, A: int) -
 @POLICIES.register("linear-softmax")
 def make_linear_softmax(env, init_scale: float = 0.0) -> Policy:
     """Linear softmax over ``env``'s observation vector, theta (A, d + 1)."""
+    if env.continuous:
+        raise InvalidSpecError(
+            f"linear-softmax needs discrete actions; {env.describe()} has a continuous action "
+            "(use gaussian)"
+        )
     if env.discrete_obs:
         raise InvalidSpecError(
             f"linear-softmax needs vector observations; {env.describe()} has discrete states "
@@ -117,4 +123,5 @@ def make_linear_softmax(env, init_scale: float = 0.0) -> Policy:
         make_cores=_make_cores_factory(A, D),
         probs_ref=lambda theta, obs: probs_ref(theta, obs, A),
         score_ref=lambda theta, obs, actions: score_ref(theta, obs, actions, A),
+        distributions=LinearLogits(D, A),
     )

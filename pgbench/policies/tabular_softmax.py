@@ -12,6 +12,7 @@ import numpy as np
 
 from pgbench.errors import InvalidSpecError
 from pgbench.policies.base import Policy, PolicyCores
+from pgbench.policies.distributions import TabularLogits
 from pgbench.registry import POLICIES
 
 
@@ -73,6 +74,11 @@ def probs_table(theta: np.ndarray, S: int, A: int) -> np.ndarray:
 @POLICIES.register("tabular-softmax")
 def make_tabular_softmax(env, init_scale: float = 0.0) -> Policy:
     """One logit per (state, action) of a discrete-state ``env``."""
+    if env.continuous:
+        raise InvalidSpecError(
+            f"tabular-softmax needs discrete actions; {env.describe()} has a continuous action "
+            "(use gaussian)"
+        )
     if not env.discrete_obs:
         raise InvalidSpecError(
             f"tabular-softmax needs discrete states; {env.describe()} has vector observations "
@@ -100,4 +106,5 @@ def make_tabular_softmax(env, init_scale: float = 0.0) -> Policy:
         make_cores=_make_cores_factory(S, A),
         probs_ref=probs_ref,
         score_ref=score_ref,
+        distributions=TabularLogits(S, A),
     )
