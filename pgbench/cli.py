@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--out", type=Path, default=None, help="run directory (default: results/<suite name>/)"
     )
+    run.add_argument(
+        "--executor",
+        choices=("serial", "local"),
+        default="serial",
+        help="serial: cells in this process; local: a pool of worker processes",
+    )
+    run.add_argument(
+        "--workers", type=int, default=None, help="local executor: processes (default: cores)"
+    )
     sub.add_parser("list", help="list registered environments, policies and estimators")
     return parser
 
@@ -48,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            return _run(args.suite, args.out)
+            return _run(args.suite, args.out, args.executor, args.workers)
         return _list()
     except PgbenchError as exc:
         from pgbench.config import SuiteError
@@ -91,12 +100,12 @@ def _list() -> int:
     return EXIT_OK
 
 
-def _run(suite_path: Path, out: Path | None) -> int:
+def _run(suite_path: Path, out: Path | None, executor: str, workers: int | None) -> int:
     from rich.console import Console
 
     from pgbench import learning_curves, plots, report
     from pgbench.config import parse_suite
-    from pgbench.runner import run_suite
+    from pgbench.runner import make_executor, run_suite
 
     try:
         text = suite_path.read_text(encoding="utf-8")
@@ -111,13 +120,21 @@ def _run(suite_path: Path, out: Path | None) -> int:
         out_console = Console(highlight=False, width=200)
     with _ProgressObserver(err) as observer:
         summary = run_suite(
-            suite, out, suite_text=text, suite_file=str(suite_path), observer=observer
+            suite,
+            out,
+            suite_text=text,
+            suite_file=str(suite_path),
+            executor=make_executor(executor, workers),
+            observer=observer,
         )
     figures = plots.make_plots(summary.table, summary.run_dir)
     tables = report.write_ranking(summary.table, summary.run_dir)
     curve = learning_curves.learning_curves(summary.table, summary.run_dir)
     figures += [curve] if curve else []
-    tables += learning_curves.write_final_performance(summary.table, summary.run_dir)
+    targets = {
+        env.display: env.target for env in suite.envs if getattr(env, "target", None) is not None
+    }
+    tables += learning_curves.write_final_performance(summary.table, summary.run_dir, targets)
 
     _print_summary(out_console, summary)
     for f in summary.failed:

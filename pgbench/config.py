@@ -365,8 +365,15 @@ class Suite(BaseModel):
         """The evaluation points, a grid axis; ``(None,)`` for kinds without one."""
         return (None,)
 
-    def runs(self, env: EnvSpec, method: Spec, policy: PolicySpec | None = None) -> bool:
-        """Whether ``method`` runs on ``env`` (with ``policy``); all unless a kind restricts."""
+    def runs(
+        self,
+        env: EnvSpec,
+        method: Spec,
+        policy: PolicySpec | None = None,
+        seed: int | None = None,
+    ) -> bool:
+        """Whether ``method`` runs on ``env`` (with ``policy``, for replicate ``seed``); all
+        unless a kind restricts."""
         return True
 
     def pairs(self) -> list[tuple[int, int]]:
@@ -431,7 +438,7 @@ class GradientQualitySuite(Suite):
             return self.thetas
         return (self.theta if self.theta is not None else ThetaSpec(),)
 
-    def runs(self, env: EnvSpec, method: Spec, policy: PolicySpec | None = None) -> bool:
+    def runs(self, env, method, policy=None, seed=None) -> bool:
         """False where the estimator lists ``envs`` and ``env``'s label is not among them."""
         only = getattr(method, "envs", None)
         return only is None or env.display in only
@@ -514,6 +521,11 @@ class CurveEnvSpec(EnvSpec):
 
     env_steps: PosInt | None = Field(default=None, description="budget on this env")
     log_every: PosInt | None = Field(default=None, description="curve interval on this env")
+    target: float | None = Field(
+        default=None,
+        description="evaluation return that counts as solved (a report setting: the final "
+        "table counts the seeds reaching it; not part of the cells)",
+    )
 
     def canonical(self) -> dict:
         out = super().canonical()
@@ -536,11 +548,15 @@ class AlgorithmSpec(Spec):
     env_steps: PosInt | None = Field(
         default=None, description="budget of this algorithm (overrides the env's and suite's)"
     )
+    seeds: PosInt | None = Field(
+        default=None, description="run only the first n of the suite's seeds (slow methods)"
+    )
 
     def canonical(self) -> dict:
         out = super().canonical()
-        if self.env_steps is not None:
-            out["env_steps"] = self.env_steps
+        for key in ("env_steps", "seeds"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
 
@@ -559,11 +575,15 @@ class LearningCurveSuite(Suite):
     eval_episodes: NonNegInt = Field(default=10, description="greedy episodes per curve point")
     algorithms: tuple[AlgorithmSpec, ...] = Field(min_length=1)
 
-    def runs(self, env: EnvSpec, method: Spec, policy: PolicySpec | None = None) -> bool:
-        """False where the algorithm lists envs / policies and these are not among them."""
+    def runs(self, env, method, policy=None, seed=None) -> bool:
+        """False where the algorithm lists envs / policies and these are not among them, or
+        limits its seeds to the suite's first n and ``seed`` is not one of them."""
         envs = getattr(method, "envs", None)
         pols = getattr(method, "policies", None)
+        n_seeds = getattr(method, "seeds", None)
         if envs is not None and env.display not in envs:
+            return False
+        if seed is not None and n_seeds is not None and seed not in self.seeds[:n_seeds]:
             return False
         return policy is None or pols is None or policy.display in pols
 

@@ -117,14 +117,23 @@ def learning_curves(table: pd.DataFrame, run_dir: str | Path) -> Path | None:
     return path
 
 
-def final_performance(table: pd.DataFrame, base: int = 0) -> pd.DataFrame:
-    """One row per (env, policy, algorithm label) of the last curve point of every seed."""
+def final_performance(
+    table: pd.DataFrame, base: int = 0, targets: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """One row per (env, policy, algorithm label) of the last curve point of every seed.
+
+    ``targets`` maps env labels to an evaluation return that counts as solved; for
+    those envs the row also counts the seeds whose evaluation reached it at some
+    curve point (``reached``) and at the end (``final_at_target``), and gives the
+    median env steps of the first point at or above it over the seeds that reached it.
+    """
     rows = _curve_rows(table)
+    targets = targets or {}
     out = []
     for (env, pol, label), curve in rows.groupby([*PANEL, "method_label"], sort=False):
         last = curve[curve["x"] == curve.groupby("seed")["x"].transform("max")]
         per_seed = last.pivot_table(index="seed", columns="metric", values="value")
-        ev = per_seed["eval_return"].to_numpy()
+        ev = per_seed["eval_return"].to_numpy() if "eval_return" in per_seed else np.zeros(0)
         ev = ev[np.isfinite(ev)]
         steps = curve.groupby("seed")["x"].max()
         secs = per_seed["seconds"]
@@ -153,9 +162,29 @@ def final_performance(table: pd.DataFrame, base: int = 0) -> pd.DataFrame:
                 "env_steps": int(steps.median()),
                 "seconds_median": float(secs.median()),
                 "steps_per_second": float((steps / secs).median()),
+                **_target_columns(curve, ev, targets.get(env)),
             }
         )
     return pd.DataFrame(out)
+
+
+def _target_columns(curve: pd.DataFrame, final_eval: np.ndarray, target: float | None) -> dict:
+    if target is None:
+        return {
+            "target": math.nan,
+            "reached": -1,
+            "final_at_target": -1,
+            "steps_to_target": math.nan,
+        }
+    ev = curve[curve["metric"] == "eval_return"]
+    hit = ev[ev["value"] >= target]
+    first = hit.groupby("seed")["x"].min()
+    return {
+        "target": float(target),
+        "reached": int(first.size),
+        "final_at_target": int((final_eval >= target).sum()),
+        "steps_to_target": float(first.median()) if first.size else math.nan,
+    }
 
 
 def _finite_mean(per_seed: pd.DataFrame, metric: str) -> float:
@@ -177,24 +206,40 @@ def final_markdown(final: pd.DataFrame, title: str) -> str:
         "Evaluation return (greedy / mean action) at the end of the budget: IQM over seeds "
         "with a 95% percentile bootstrap interval (2000 resamples of seeds).",
         "",
+        "Target columns (envs with a `target`): seeds whose evaluation reached the target "
+        "at some curve point, seeds at or above it at the end, and the median env steps of "
+        "the first point at or above it (over the seeds that reached it).",
+        "",
         "| env | policy | algorithm | IQM [95% CI] | mean | median | train return | "
-        "exact J | optimal J | env steps | seconds | steps/s | n |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "exact J | optimal J | target | reached | final >= target | steps to target | "
+        "env steps | seconds | steps/s | n |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in final.itertuples():
+        has_target = math.isfinite(r.target)
         lines.append(
             f"| {r.env} | {r.policy} | {r.algorithm} | {r.eval_iqm:.1f} "
             f"[{r.eval_iqm_lo:.1f}, {r.eval_iqm_hi:.1f}] | {r.eval_mean:.1f} | "
             f"{r.eval_median:.1f} | {r.train_return_mean:.1f} | {_opt(r.exact_value_mean)} | "
-            f"{_opt(r.optimal_value)} | {r.env_steps} | "
+            f"{_opt(r.optimal_value)} | {f'{r.target:g}' if has_target else ''} | "
+            f"{f'{r.reached}/{r.n_seeds}' if has_target else ''} | "
+            f"{f'{r.final_at_target}/{r.n_seeds}' if has_target else ''} | "
+            f"{_steps(r.steps_to_target)} | {r.env_steps} | "
             f"{r.seconds_median:.1f} | {r.steps_per_second:,.0f} | {r.n_seeds} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def write_final_performance(table: pd.DataFrame, run_dir: str | Path) -> list[Path]:
-    """Write ``final_performance.csv`` / ``.md``; [] without learning-curve rows."""
-    final = final_performance(table)
+def _steps(x: float) -> str:
+    return "" if not math.isfinite(x) else f"{x:,.0f}"
+
+
+def write_final_performance(
+    table: pd.DataFrame, run_dir: str | Path, targets: dict[str, float] | None = None
+) -> list[Path]:
+    """Write ``final_performance.csv`` / ``.md``; [] without learning-curve rows.
+    ``targets``: env label -> solved return (see :func:`final_performance`)."""
+    final = final_performance(table, targets=targets)
     if final.empty:
         return []
     run_dir = Path(run_dir)

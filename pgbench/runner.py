@@ -6,7 +6,8 @@
 * Each cell runs through :func:`run_cell`, a top-level function of (cell,
   run_dir) that writes its own rows atomically, so an executor may run it in
   another process or on another machine; :class:`SerialExecutor` runs cells
-  in order in this process (kernels compiled once per process are shared).
+  in order in this process (kernels compiled once per process are shared);
+  :class:`LocalExecutor` runs them in a pool of worker processes.
 * An exception inside a cell (a PgbenchError, a NaN gradient, a bug) is caught,
   recorded in ``failures.jsonl`` (cell hash, cell, one-line error, and a
   traceback for non-user errors), and the sweep goes on.
@@ -17,9 +18,13 @@
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -101,6 +106,47 @@ class SerialExecutor:
     def map(self, fn: Callable[[Cell], Outcome], cells: Sequence[Cell]) -> Iterator[Outcome]:
         for cell in cells:
             yield fn(cell)
+
+
+class LocalExecutor:
+    """Cells in a pool of ``workers`` processes on this machine (default: one per core).
+
+    Workers are started with ``spawn`` (a fresh interpreter each, no inherited Numba
+    or thread state) and load compiled kernels from the on-disk cache. A cell's rows
+    depend only on the cell, so the results equal the serial executor's.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+
+    def map(self, fn: Callable[[Cell], Outcome], cells: Sequence[Cell]) -> Iterator[Outcome]:
+        if not cells:
+            return
+        context = multiprocessing.get_context("spawn")
+        workers = min(self.workers, len(cells))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(fn, cell): cell for cell in cells}
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except BrokenProcessPool as exc:
+                    yield Outcome(
+                        futures[future],
+                        "failed",
+                        error=f"worker process died: {exc}",
+                        error_type="BrokenProcessPool",
+                    )
+
+
+def make_executor(name: str, workers: int | None = None) -> Executor:
+    """``serial`` or ``local`` (a process pool of ``workers``, default one per core)."""
+    if workers is not None and workers < 1:
+        raise PgbenchError(f"--workers must be at least 1, got {workers}")
+    if name == "serial":
+        return SerialExecutor()
+    if name == "local":
+        return LocalExecutor(workers)
+    raise PgbenchError(f"unknown executor {name!r}; executors: serial, local")
 
 
 class Observer(Protocol):

@@ -126,7 +126,7 @@ def expand(suite: Suite) -> list[Cell]:
         for theta in suite.points:
             for seed in suite.seeds:
                 for method in methods:
-                    if not suite.runs(suite.envs[i], method, suite.policies[j]):
+                    if not suite.runs(suite.envs[i], method, suite.policies[j], seed):
                         continue
                     cells.append(
                         Cell(

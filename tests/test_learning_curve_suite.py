@@ -18,7 +18,7 @@ env_steps: 1500
 eval_episodes: 2
 envs:
   - {name: garnet, label: garnet, params: {n_states: 4, n_actions: 2, horizon: 8, seed: 1}}
-  - {name: cartpole-v1, label: cartpole, env_steps: 800, log_every: 400}
+  - {name: cartpole-v1, label: cartpole, env_steps: 800, log_every: 400, target: 15}
 policies:
   - {name: tabular-softmax, label: tabular}
   - {name: linear-softmax, label: linear}
@@ -71,6 +71,23 @@ def test_base_suite_expands_with_filters(tmp_path):
     assert len(cells) == 8
 
 
+def test_an_algorithm_may_run_fewer_seeds(tmp_path):
+    text = BASE.replace(
+        "{name: reinforce, params: {episodes: 4}}",
+        "{name: reinforce, params: {episodes: 4}, seeds: 1}",
+    )
+    cells = expand(load_suite(write(tmp_path, text)))
+    assert {c.seed for c in cells if c.method.name == "reinforce"} == {0}
+    assert {c.seed for c in cells if c.method.name == "a2c"} == {0, 1}
+    assert len(cells) == 6
+
+
+def test_target_is_a_report_setting_not_a_cell_key(tmp_path):
+    with_target = expand(load_suite(write(tmp_path, BASE)))
+    without = expand(load_suite(write(tmp_path, BASE.replace(", target: 15", ""))))
+    assert [c.hash for c in with_target] == [c.hash for c in without]
+
+
 @pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
 def test_bad_curve_suite_is_one_line_with_position(tmp_path, case):
     _, old, new, where, what = case
@@ -99,8 +116,23 @@ def test_run_via_cli_writes_curves_and_table(tmp_path, capsys):
     assert np.isfinite(garnet["value"]).all()
     final = pd.read_csv(out / "final_performance.csv")
     assert len(final) == 4 and (final["n_seeds"] == 2).all()
+    cart = final[final["env"] == "cartpole"]
+    assert (cart["target"] == 15).all() and final[final["env"] == "garnet"]["target"].isna().all()
+    for row in cart.itertuples():  # the target columns agree with the curves
+        ev = table[
+            (table["method_label"] == row.algorithm)
+            & (table["env_label"] == "cartpole")
+            & (table["metric"] == "eval_return")
+        ]
+        assert row.reached == ev[ev["value"] >= 15]["seed"].nunique()
     # a second run finds every cell done and reproduces the table (seconds aside)
     assert main(["run", str(write(tmp_path, BASE)), "--out", str(out)]) == 0
     again = pd.read_csv(out / "results.csv")
     keep = table["metric"] != "seconds"
     pd.testing.assert_frame_equal(table[keep], again[again["metric"] != "seconds"])
+    # worker processes give the same table as the serial run
+    pooled = tmp_path / "pooled"
+    argv = ["run", str(write(tmp_path, BASE)), "--out", str(pooled), "--executor", "local"]
+    assert main([*argv, "--workers", "2"]) == 0
+    local = pd.read_csv(pooled / "results.csv")
+    pd.testing.assert_frame_equal(table[keep], local[local["metric"] != "seconds"])

@@ -77,9 +77,7 @@ def a3c(run, hp: A3CParams) -> np.ndarray:
             n = tr.n
             dist = policy.distributions(theta, tr.obs)
             g_theta = dist.grad(tr.actions, tr.advantages / n, w_ent=hp.ent_coef / n)
-            out = critic.forward(phi, tr.obs)
-            g_phi = out.grad(hp.vf_coef * 2.0 * (tr.returns - out.values) / n)
-            grad = np.concatenate([g_theta, g_phi])
+            grad = np.concatenate([g_theta, tr.value_regression_grad(hp.vf_coef)])
             with book:
                 progress = run.progress
             shared[:] = opt.step(shared, grad, progress)  # asynchronous: no lock

@@ -52,27 +52,25 @@ def a2c(run, hp: A2CParams) -> np.ndarray:
     policy = run.policy
     gamma = discount(run, hp.gamma)
     critic, phi = make_critic(run, hp.critic)
-    theta = run.theta0.copy()
-    P = theta.shape[0]
-    opt = Optimizer(hp.optimizer, P + phi.shape[0])
+    P = run.theta0.shape[0]
+    params = np.concatenate([run.theta0, phi])  # one optimizer over (theta, phi)
+    opt = Optimizer(hp.optimizer, params.shape[0])
+    grad = np.empty_like(params)
     lanes = run.lanes(hp.n_envs)
-    run.log(theta)
+    run.log(params[:P])
     while not run.done():
+        theta, phi = params[:P], params[P:]
         seg = run.segment(theta, lanes, hp.n_steps)
         tr = gae_transitions(run, seg, critic, phi, gamma, hp.gae_lambda)
         adv = normalized(tr.advantages) if hp.normalize_advantage else tr.advantages
         n = tr.n
         dist = policy.distributions(theta, tr.obs)
-        g_theta = dist.grad(tr.actions, adv / n, w_ent=hp.ent_coef / n)
-        out = critic.forward(phi, tr.obs)
-        g_phi = out.grad(hp.vf_coef * 2.0 * (tr.returns - out.values) / n)
-        params = opt.step(
-            np.concatenate([theta, phi]), np.concatenate([g_theta, g_phi]), run.progress
-        )
-        theta_old, theta, phi = theta, params[:P], params[P:]
-        log_update(run, policy, theta_old, theta, tr.obs, g_theta)
-    run.finish(theta)
-    return theta
+        grad[:P] = dist.grad(tr.actions, adv / n, w_ent=hp.ent_coef / n)
+        grad[P:] = tr.value_regression_grad(hp.vf_coef)
+        params = opt.step(params, grad, run.progress)
+        log_update(run, policy, theta, params[:P], tr.obs, grad[:P])
+    run.finish(params[:P])
+    return params[:P].copy()
 
 
 class TDACParams(AlgoParams):
@@ -80,10 +78,10 @@ class TDACParams(AlgoParams):
     n_steps: int = Field(1, ge=1, description="steps per environment per update")
     gamma: float | None = Field(None, gt=0, le=1, description="discount (None: the env's)")
     actor: OptimizerParams = Field(
-        OptimizerParams(kind="sgd", lr=0.01), description="actor step (alpha_theta)"
+        OptimizerParams(kind="adam", lr=3e-4), description="actor step (alpha_theta)"
     )
     critic_optimizer: OptimizerParams = Field(
-        OptimizerParams(kind="sgd", lr=0.05), description="critic step (alpha_w)"
+        OptimizerParams(kind="adam", lr=1e-3), description="critic step (alpha_w)"
     )
     critic: CriticParams = Field(CriticParams(), description="critic function class")
 
@@ -104,7 +102,7 @@ def td_ac(run, hp: TDACParams) -> np.ndarray:
         n = tr.n
         dist = policy.distributions(theta, tr.obs)
         g_theta = dist.grad(tr.actions, tr.advantages / n)
-        g_phi = critic.forward(phi, tr.obs).grad(tr.advantages / n)  # semi-gradient TD(0)
+        g_phi = tr.critic_grad(tr.advantages / n)  # semi-gradient TD(0)
         theta_old = theta
         theta = actor_opt.step(theta, g_theta, run.progress)
         phi = critic_opt.step(phi, g_phi, run.progress)
@@ -114,7 +112,7 @@ def td_ac(run, hp: TDACParams) -> np.ndarray:
 
 
 class QACParams(TDACParams):
-    pass
+    n_steps: int = Field(5, ge=1, description="steps per environment per update")
 
 
 def q_ac(run, hp: QACParams) -> np.ndarray:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 from pydantic import ValidationError
+from threadpoolctl import threadpool_limits
 
 from pgbench.algorithms.trainer import TrainRun
 from pgbench.errors import InvalidSpecError
@@ -52,7 +53,9 @@ def train_run(
         theta0 = policy.init(seed)
     every = log_every if log_every is not None else max(1, env_steps // 20)
     run = TrainRun(env, policy, theta0, env_steps, seed, backend, every, eval_episodes)
-    with np.errstate(over="ignore", invalid="ignore"):
+    # The batched network passes are small GEMMs: one BLAS thread per training run is
+    # fastest, and parallel runs (sweep workers, A3C threads) must not oversubscribe.
+    with np.errstate(over="ignore", invalid="ignore"), threadpool_limits(1, user_api="blas"):
         theta = algo.fn(run, hp)
     if not np.all(np.isfinite(theta)):
         raise InvalidSpecError(

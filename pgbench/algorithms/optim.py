@@ -2,10 +2,17 @@
 
 Algorithms hand an optimizer the gradient of the objective they maximize;
 ``step(params, grad, lr)`` returns the new parameters. The update rules are
-the standard ones: SGD; Adam (Kingma & Ba 2015, Algorithm 1); RMSprop
-(Tieleman & Hinton 2012, as in ``torch.optim.RMSprop``: the square root of the
-running mean square plus ``eps``). A learning-rate schedule is a function of
-the fraction of the budget spent.
+the standard ones, applied in one pass by :func:`pgbench.kernels.optim.ascent_step`:
+
+* SGD: ``params + lr g``;
+* RMSprop (Tieleman & Hinton 2012, as ``torch.optim.RMSprop``):
+  ``v = alpha v + (1 - alpha) g^2``, ``params + lr g / (sqrt(v) + eps)``;
+* Adam (Kingma & Ba 2015, Algorithm 1): ``m = beta1 m + (1 - beta1) g``,
+  ``v = beta2 v + (1 - beta2) g^2``,
+  ``params + lr m_hat / (sqrt(v_hat) + eps)`` with bias-corrected moments.
+
+``g`` is the gradient after clipping to ``max_grad_norm``. A learning-rate
+schedule is a function of the fraction of the budget spent.
 """
 
 from __future__ import annotations
@@ -14,6 +21,10 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from pgbench.kernels.optim import ADAM, RMSPROP, SGD, ascent_step
+
+_KINDS = {"sgd": SGD, "rmsprop": RMSPROP, "adam": ADAM}
 
 
 class OptimizerParams(BaseModel):
@@ -51,24 +62,24 @@ class Optimizer:
         return self.p.lr
 
     def step(self, params: np.ndarray, grad: np.ndarray, progress: float = 0.0) -> np.ndarray:
-        """New parameters after one ascent step along ``grad`` (clipped first)."""
-        grad = clip_by_norm(grad, self.p.max_grad_norm)
-        lr = self.lr(progress)
+        """New parameters after one ascent step along ``grad`` (clipped first); ``params``
+        and ``grad`` are left unchanged."""
         self.t += 1
-        if self.p.kind == "sgd":
-            return params + lr * grad
-        if self.p.kind == "rmsprop":
-            self.v *= self.p.alpha
-            self.v += (1.0 - self.p.alpha) * grad * grad
-            return params + lr * grad / (np.sqrt(self.v) + self.p.eps)
-        b1, b2 = self.p.beta1, self.p.beta2
-        self.m *= b1
-        self.m += (1.0 - b1) * grad
-        self.v *= b2
-        self.v += (1.0 - b2) * grad * grad
-        m_hat = self.m / (1.0 - b1**self.t)
-        v_hat = self.v / (1.0 - b2**self.t)
-        return params + lr * m_hat / (np.sqrt(v_hat) + self.p.eps)
+        p = self.p
+        return ascent_step(
+            _KINDS[p.kind],
+            np.ascontiguousarray(params, dtype=np.float64),
+            np.ascontiguousarray(grad, dtype=np.float64),
+            self.m,
+            self.v,
+            self.t,
+            self.lr(progress),
+            p.beta1,
+            p.beta2,
+            p.alpha,
+            p.eps,
+            -1.0 if p.max_grad_norm is None else p.max_grad_norm,
+        )
 
 
 def clip_by_norm(grad: np.ndarray, max_norm: float | None) -> np.ndarray:

@@ -50,6 +50,9 @@ class Transitions:
 
     obs (N, OD), actions (N,), advantages (N,), returns (N,) (= advantages +
     values: the critic's regression target), values (N,) V(s_n) before the update.
+    ``critic`` is the critic's forward pass that gave the values, over the N
+    states followed by the L lanes' last states (N + L rows), kept for its
+    backward pass.
     """
 
     obs: np.ndarray
@@ -57,10 +60,21 @@ class Transitions:
     advantages: np.ndarray
     returns: np.ndarray
     values: np.ndarray
+    critic: object = None
 
     @property
     def n(self) -> int:
         return int(self.actions.shape[0])
+
+    def critic_grad(self, d: np.ndarray) -> np.ndarray:
+        """sum_n d_n grad_phi V(s_n) for d (N,), through the kept forward pass."""
+        padded = np.zeros(self.critic.values.shape[0])
+        padded[: self.n] = d
+        return self.critic.grad(padded)
+
+    def value_regression_grad(self, coef: float) -> np.ndarray:
+        """Gradient of -coef * mean((return - V(s))^2) w.r.t. phi (an ascent direction)."""
+        return self.critic_grad(coef * 2.0 * (self.returns - self.values) / self.n)
 
 
 def state_values(model, phi, obs: np.ndarray) -> np.ndarray:
@@ -69,12 +83,13 @@ def state_values(model, phi, obs: np.ndarray) -> np.ndarray:
     return model.forward(phi, flat).values.reshape(obs.shape[:-1])
 
 
-def next_state_values(model, phi, seg, values: np.ndarray) -> np.ndarray:
-    """(L, T) value of the state each step led to: V(s_{t+1}) inside an episode,
-    V(final state) after a truncated step, 0 after a terminal one."""
+def next_state_values(model, phi, seg, values: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """(L, T) value of the state each step led to: V(s_{t+1}) inside an episode (the
+    next column of ``values``, then ``last`` (L,) = V(last obs)), V(final state) after
+    a truncated step, 0 after a terminal one."""
     nxt = np.empty_like(values)
     nxt[:, :-1] = values[:, 1:]
-    nxt[:, -1] = state_values(model, phi, seg.last_obs)
+    nxt[:, -1] = last
     truncated = seg.truncated > 0
     if truncated.any():
         nxt[truncated] = state_values(model, phi, seg.final_obs[truncated])
@@ -83,16 +98,21 @@ def next_state_values(model, phi, seg, values: np.ndarray) -> np.ndarray:
 
 
 def gae_transitions(run, seg, model, phi, gamma: float, lam: float) -> Transitions:
-    """Advantages GAE(gamma, lam) and critic targets of segment ``seg``."""
-    values = state_values(model, phi, seg.obs)
-    nxt = next_state_values(model, phi, seg, values)
+    """Advantages GAE(gamma, lam) and critic targets of segment ``seg``, with one critic
+    forward pass over its states and the lanes' last states."""
+    L, T = seg.rewards.shape
+    obs = seg.obs.reshape(L * T, -1)
+    out = model.forward(phi, np.concatenate([obs, seg.last_obs.reshape(L, -1)]))
+    values = out.values[: L * T].reshape(L, T)
+    nxt = next_state_values(model, phi, seg, values, out.values[L * T :])
     adv = run.returns.gae_segment(seg.rewards, values, nxt, seg.dones, gamma, lam)
     return Transitions(
-        obs=seg.obs.reshape(-1, seg.obs.shape[-1]),
+        obs=obs,
         actions=seg.actions.reshape(-1),
         advantages=adv.reshape(-1),
         returns=(adv + values).reshape(-1),
         values=values.reshape(-1),
+        critic=out,
     )
 
 

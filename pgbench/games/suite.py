@@ -203,7 +203,7 @@ class TwoAgentSuite(_GameSuite):
                     )
         return self
 
-    def runs(self, env: EnvSpec, method, policy: PolicySpec | None = None) -> bool:
+    def runs(self, env: EnvSpec, method, policy: PolicySpec | None = None, seed=None) -> bool:
         """False where the pairing lists ``envs`` and ``env``'s label is not among them."""
         only = getattr(method, "envs", None)
         return only is None or env.display in only

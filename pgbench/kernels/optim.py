@@ -1,0 +1,55 @@
+"""Optimizer updates in one pass over the parameters (CPU).
+
+:class:`pgbench.algorithms.optim.Optimizer` states the update rules; this
+kernel applies them without numpy temporaries: for the ~9k parameters of a
+64x64 policy and critic, a chain of numpy expressions costs about as much as
+the network passes of a small A2C update. The arithmetic is written in the
+order of the numpy formulas it replaces, element by element.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pgbench.kernels.nets import kernel
+
+SGD, RMSPROP, ADAM = 0, 1, 2
+
+
+@kernel
+def ascent_step(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm):
+    """New parameters (P,) after one ascent step along ``grad`` (P,).
+
+    ``grad`` is first scaled to L2 norm ``max_norm`` if longer (``max_norm <= 0``:
+    no clipping). ``m``, ``v`` (P,) are the moment estimates, updated in place;
+    ``t`` is the step number (from 1) for Adam's bias corrections.
+    """
+    P = params.shape[0]
+    scale = 1.0
+    if max_norm > 0.0:
+        sq = 0.0
+        for i in range(P):
+            sq += grad[i] * grad[i]
+        norm = math.sqrt(sq)
+        if norm > max_norm:
+            scale = max_norm / (norm + 1e-6)
+    out = np.empty(P)
+    if kind == SGD:
+        for i in range(P):
+            out[i] = params[i] + lr * (grad[i] * scale)
+    elif kind == RMSPROP:
+        for i in range(P):
+            g = grad[i] * scale
+            v[i] = v[i] * alpha + ((1.0 - alpha) * g) * g
+            out[i] = params[i] + (lr * g) / (math.sqrt(v[i]) + eps)
+    else:
+        c1 = 1.0 - beta1**t
+        c2 = 1.0 - beta2**t
+        for i in range(P):
+            g = grad[i] * scale
+            m[i] = m[i] * beta1 + (1.0 - beta1) * g
+            v[i] = v[i] * beta2 + ((1.0 - beta2) * g) * g
+            out[i] = params[i] + (lr * (m[i] / c1)) / (math.sqrt(v[i] / c2) + eps)
+    return out
