@@ -13,50 +13,16 @@ pytest-benchmark prints gives the times (min and median per call).
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import pgbench
+from pgbench.policies.mlp import softmax_probs_ref
 from pgbench.values import make_value
 
 BATCH = 256
 ROUNDS, ITERATIONS = 300, 5
-
-
-def _openblas_libs():
-    """(set, get) thread-count functions of every OpenBLAS loaded in this process
-    (numpy's and scipy's; Numba's ``np.dot`` uses scipy's)."""
-    with open("/proc/self/maps") as f:
-        paths = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
-    found = []
-    for path in sorted(paths):
-        lib = ctypes.CDLL(path)
-        for suffix in ("", "64_"):
-            try:
-                setter = getattr(lib, f"scipy_openblas_set_num_threads{suffix}")
-                getter = getattr(lib, f"scipy_openblas_get_num_threads{suffix}")
-            except AttributeError:
-                continue
-            found.append((setter, getter))
-            break
-    return found
-
-
-@contextlib.contextmanager
-def blas_threads(n: int):
-    """Run the body with every loaded OpenBLAS limited to ``n`` threads."""
-    libs = _openblas_libs()
-    before = [get() for _, get in libs]
-    for set_, _ in libs:
-        set_(n)
-    try:
-        yield len(libs)
-    finally:
-        for (set_, _), k in zip(libs, before, strict=True):
-            set_(k)
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +55,9 @@ def ppo_update(policy, value, theta, phi, obs, actions, adv, returns):
 
 def _run(benchmark, fn, *args):
     fn(*args)  # compile / load from the cache
-    with blas_threads(1) as n_libs:
+    with threadpool_limits(1, user_api="blas"):
         benchmark.pedantic(fn, args=args, rounds=ROUNDS, iterations=ITERATIONS, warmup_rounds=5)
-    benchmark.extra_info.update(batch=BATCH, blas_libs_limited=n_libs)
+    benchmark.extra_info.update(batch=BATCH)
 
 
 def test_ppo_minibatch_update(benchmark, ppo_case):
@@ -111,6 +77,19 @@ def test_policy_forward(benchmark, ppo_case):
     def forward():
         dist = policy.distributions(theta, obs)
         return dist.log_prob(actions), dist.entropy()
+
+    _run(benchmark, forward)
+
+
+def test_policy_forward_numpy_reference(benchmark, ppo_case):
+    """The same forward in plain numpy (``pgbench.policies.mlp.softmax_probs_ref``): the
+    reference the Numba forward is compared with in the same run."""
+    policy, _, theta, _, obs, actions, _, _ = ppo_case
+
+    def forward():
+        p = softmax_probs_ref(theta, obs, 4, (64, 64), 2)
+        logp = np.log(p)
+        return logp[np.arange(BATCH), actions], -(p * logp).sum(axis=1)
 
     _run(benchmark, forward)
 

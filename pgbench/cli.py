@@ -1,10 +1,21 @@
 """``pgbench`` command line: parse, call, exit code.
 
     pgbench run SUITE [--out DIR]   run a suite (default DIR: results/<suite name>/)
-    pgbench list                    registered environments, policies and estimators
+        [--executor serial|local|dask] [--workers N] [--address tcp://HOST:PORT]
+        [--timeout SECONDS] [--retries N] [--force] [--quiet]
+    pgbench compare BASE NEW        regression check of NEW against BASE (exit 1: worse)
+        [--threshold [METRIC=]FACTOR] [--alpha A] [--metrics m1,m2] [--json PATH]
+        [--allow-missing] [--all]
+    pgbench list                    registered environments, policies, estimators,
+                                    algorithms and learners
 
-Exit codes: 0 success; 1 some cells failed (see failures.jsonl) or a file could
-not be written; 2 a user error (invalid suite, unknown name, bad arguments),
+Modules named in ``PGBENCH_PLUGINS`` (comma-separated) are imported first, so
+they can register components that suites then name.
+
+Exit codes: 0 success; 1 some cells failed (see failures.jsonl), a file could
+not be written, or ``compare`` found a regression; 2 a user error (invalid
+suite, unknown name, bad arguments, a run directory locked by another run, a
+missing optional dependency),
 reported as ONE line on stderr: ``file:line:col: message`` for suites,
 ``pgbench: error: message`` otherwise; 130 interrupted.
 """
@@ -17,6 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pgbench.errors import PgbenchError
+
+EXECUTORS = ("serial", "local", "dask")
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -41,14 +54,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--executor",
-        choices=("serial", "local"),
-        default="serial",
-        help="serial: cells in this process; local: a pool of worker processes",
+        choices=EXECUTORS,
+        default="local",
+        help="serial: cells in this process; local (default): worker processes on this "
+        "machine; dask: a dask.distributed cluster",
     )
     run.add_argument(
-        "--workers", type=int, default=None, help="local executor: processes (default: cores)"
+        "--workers",
+        type=int,
+        default=None,
+        help="local / dask LocalCluster: worker processes (default: one per core)",
     )
-    sub.add_parser("list", help="list registered environments, policies and estimators")
+    run.add_argument("--address", default=None, help="dask: scheduler address of a running cluster")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="per-cell time limit; a cell past it is killed and recorded (default: none)",
+    )
+    run.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        help="re-runs of a cell whose worker died or timed out (default: 1)",
+    )
+    run.add_argument("--force", action="store_true", help="recompute finished cells")
+    run.add_argument("--quiet", action="store_true", help="no progress output; one summary line")
+    from pgbench import compare
+
+    compare.add_parser(sub)
+    sub.add_parser(
+        "list", help="list registered environments, policies, estimators, algorithms and learners"
+    )
     return parser
 
 
@@ -56,8 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pgbench`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
+        from pgbench.runner import load_plugins, plugin_modules
+
+        load_plugins(plugin_modules())
         if args.command == "run":
-            return _run(args.suite, args.out, args.executor, args.workers)
+            return _run(args)
+        if args.command == "compare":
+            from pgbench import compare
+
+            return compare.run(args)
         return _list()
     except PgbenchError as exc:
         from pgbench.config import SuiteError
@@ -100,33 +145,66 @@ def _list() -> int:
     return EXIT_OK
 
 
-def _run(suite_path: Path, out: Path | None, executor: str, workers: int | None) -> int:
+def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from pgbench import learning_curves, plots, report
     from pgbench.config import parse_suite
     from pgbench.runner import make_executor, run_suite
 
+    executor = make_executor(
+        args.executor,
+        args.workers,
+        timeout=args.timeout,
+        retries=args.retries,
+        address=args.address,
+    )
     try:
-        text = suite_path.read_text(encoding="utf-8")
+        text = args.suite.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not readable UTF-8 text"
-        raise PgbenchError(f"cannot read suite {suite_path}: {reason}") from None
-    suite = parse_suite(text, str(suite_path))
+        raise PgbenchError(f"cannot read suite {args.suite}: {reason}") from None
+    suite = parse_suite(text, str(args.suite))
 
     err = Console(stderr=True, highlight=False)
     out_console = Console(highlight=False)
     if not out_console.is_terminal:  # logs and pipes: do not squeeze tables into 80 columns
         out_console = Console(highlight=False, width=200)
-    with _ProgressObserver(err) as observer:
+    with _ProgressObserver(err, quiet=args.quiet) as observer:
         summary = run_suite(
             suite,
-            out,
+            args.out,
             suite_text=text,
-            suite_file=str(suite_path),
-            executor=make_executor(executor, workers),
+            suite_file=str(args.suite),
+            executor=executor,
             observer=observer,
+            force=args.force,
         )
+    files = _write_reports(suite, summary)
+    if not args.quiet:
+        _print_summary(out_console, summary)
+        for f in summary.failed:
+            err.print(
+                f"[red]failed[/] ({f.failure}) {f.cell.hash} {f.cell.describe()}: {f.error}",
+                markup=True,
+                soft_wrap=True,
+            )
+        _print_run_table(out_console, summary)
+        out_console.print(
+            f"results: {summary.run_dir}/ (cells/, {summary.files['csv'].name}, "
+            f"{summary.files['metadata'].name}"
+            + "".join(f", {p.name}" for p in files)
+            + (", failures.jsonl" if summary.failed else "")
+            + ")",
+            soft_wrap=True,
+        )
+    out_console.print(_summary_line(summary), soft_wrap=True)
+    return EXIT_OK if summary.ok else EXIT_FAILED_CELLS
+
+
+def _write_reports(suite, summary) -> list[Path]:
+    """Figures and tables of the run's table; their paths."""
+    from pgbench import learning_curves, plots, report
+
     figures = plots.make_plots(summary.table, summary.run_dir)
     tables = report.write_ranking(summary.table, summary.run_dir)
     curve = learning_curves.learning_curves(summary.table, summary.run_dir)
@@ -135,61 +213,79 @@ def _run(suite_path: Path, out: Path | None, executor: str, workers: int | None)
         env.display: env.target for env in suite.envs if getattr(env, "target", None) is not None
     }
     tables += learning_curves.write_final_performance(summary.table, summary.run_dir, targets)
+    return [*figures, *tables]
 
-    _print_summary(out_console, summary)
-    for f in summary.failed:
-        err.print(
-            f"[red]failed[/] {f.cell.hash} {f.cell.describe()}: {f.error}",
-            markup=True,
-            soft_wrap=True,
-        )
-    out_console.print(
-        f"results: {summary.run_dir}/ (cells/, {summary.files['csv'].name}, "
-        f"{summary.files['metadata'].name}"
-        + "".join(f", {p.name}" for p in [*figures, *tables])
-        + (", failures.jsonl" if summary.failed else "")
-        + ")",
-        soft_wrap=True,
-    )
-    n = len(summary.cells)
-    out_console.print(
-        f"{n} cells: {summary.count('done')} run, {summary.count('skipped')} "
-        f"already finished, {len(summary.failed)} failed "
+
+def _summary_line(summary) -> str:
+    """``N cells: a run, b already finished, c failed (t s)`` (+ where to look)."""
+    line = (
+        f"{len(summary.cells)} cells: {summary.count('done')} run, "
+        f"{summary.count('skipped')} already finished, {len(summary.failed)} failed "
         f"({summary.seconds:.1f} s)"
     )
-    return EXIT_OK if summary.ok else EXIT_FAILED_CELLS
+    if summary.failed:
+        line += f"; see {summary.run_dir / 'failures.jsonl'}"
+    return line
+
+
+def _print_run_table(console, summary) -> None:
+    """Cells by outcome (failures by kind), retries and wall time."""
+    from collections import Counter
+
+    from rich.table import Table
+
+    table = Table(title=f"run of {summary.run_dir}", title_justify="left")
+    table.add_column("cells", overflow="fold")
+    table.add_column("count", justify="right")
+    table.add_row("run now", str(summary.count("done")))
+    table.add_row("already finished", str(summary.count("skipped")))
+    kinds = Counter(o.failure for o in summary.failed)
+    table.add_row("failed", str(len(summary.failed)))
+    for kind, n in sorted(kinds.items()):
+        table.add_row(f"  {kind}", str(n))
+    table.add_row("needed a retry", str(summary.retried))
+    table.add_row("total", str(len(summary.cells)))
+    console.print(table)
 
 
 class _ProgressObserver:
-    """Progress over the cells of a run on stderr: a rich bar on a terminal, else one
-    line per cell (readable in CI logs)."""
+    """Progress over the cells of a run on stderr: a live rich bar on a terminal (cells
+    done / failed / skipped, elapsed time and ETA), else one line per cell (readable in
+    CI logs); nothing at all if ``quiet``."""
 
-    def __init__(self, console) -> None:
+    def __init__(self, console, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.live = console.is_terminal and not quiet
+        self.progress = self._bar(console) if self.live else None
+        self.task = None
+        self.total = self.seen = 0
+        self.counts = {"done": 0, "failed": 0, "skipped": 0}
+
+    @staticmethod
+    def _bar(console):
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
             Progress,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
         )
 
-        self.console = console
-        self.live = console.is_terminal
-        self.progress = (
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[last]}"),
-                console=console,
-                transient=True,
-            )
-            if self.live
-            else None
+        return Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[green]{task.fields[done]} done[/] [red]{task.fields[failed]} failed[/]"),
+            TextColumn("{task.fields[skipped]} skipped"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[last]}"),
+            console=console,
+            transient=True,
         )
-        self.task = None
-        self.total = self.done = 0
 
     def __enter__(self):
         if self.live:
@@ -201,29 +297,33 @@ class _ProgressObserver:
             self.progress.stop()
 
     def started(self, cells, pending) -> None:
-        self.total = len(cells)
+        self.total = len(pending)
         skipped = len(cells) - len(pending)
-        self.console.print(
-            f"{len(cells)} cells, {len(pending)} to run"
-            + (f" ({skipped} finished before)" if skipped else "")
-        )
-        if self.live:
-            self.task = self.progress.add_task("cells", total=len(cells), last="")
+        if not self.quiet:
+            self.console.print(
+                f"{len(cells)} cells, {len(pending)} to run"
+                + (f" ({skipped} finished before)" if skipped else "")
+            )
+        if self.live:  # the bar counts the cells to run, so its ETA is theirs
+            self.task = self.progress.add_task("cells", total=len(pending), last="", **self.counts)
 
     def finished(self, outcome) -> None:
-        self.done += 1
+        self.counts[outcome.status] += 1
         if outcome.status == "skipped":
             if self.live:
-                self.progress.update(self.task, advance=1)
+                self.progress.update(self.task, **self.counts)
             return
+        self.seen += 1
         what = f"{outcome.cell.describe()} ({outcome.seconds:.1f} s)"
         if self.live:
-            self.progress.update(self.task, advance=1, last=what)
-        if outcome.status == "failed" or not self.live:
-            status = "FAILED" if outcome.status == "failed" else "done"
-            self.console.print(
-                f"[{self.done}/{self.total}] {status} {what}", soft_wrap=True, markup=False
-            )
+            self.progress.update(self.task, advance=1, last=what, **self.counts)
+        if self.quiet or (self.live and outcome.status != "failed"):
+            return
+        status = "FAILED" if outcome.status == "failed" else "done"
+        tries = f", {outcome.attempts} attempts" if outcome.attempts > 1 else ""
+        self.console.print(
+            f"[{self.seen}/{self.total}] {status} {what}{tries}", soft_wrap=True, markup=False
+        )
 
 
 def _print_summary(console, summary) -> None:

@@ -17,6 +17,8 @@ e.g. ``learning-curve``, adds a model to :data:`SUITE_KINDS`)::
       - {name: tabular-softmax, params: {init_scale: 1.0}}   # with every env that accepts it
       - {name: linear-softmax, params: {init_scale: 0.1}}    # (tabular-softmax <-> discrete
                                                              # states, linear-softmax <-> vectors)
+    compare: {threshold: 1.25, alpha: 0.05, metrics: [mse, cosine]}  # optional settings of
+                                  # pgbench compare (pgbench.compare); not part of the cells
     # gradient-quality keys
     repeats: 20                   # R >= 2 independent estimates per (cell, batch size)
     batch_sizes: [4, 16, 64, 256] # episodes per estimate (the x axis), distinct
@@ -78,6 +80,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -306,6 +309,48 @@ class ThetaSpec(BaseModel):
 # ---------------------------------------------------------------- suites
 
 
+def _known_metric(name: str) -> str:
+    from pgbench.compare import DIRECTIONS
+
+    if name not in DIRECTIONS:
+        raise ValueError("not a metric with a known direction" + suggest(name, list(DIRECTIONS)))
+    return name
+
+
+MetricName = Annotated[Name, AfterValidator(_known_metric)]
+Threshold = Annotated[float, Strict(), Field(ge=1.0, allow_inf_nan=False)]
+
+
+class CompareSpec(BaseModel):
+    """Settings of ``pgbench compare`` (:mod:`pgbench.compare`) for runs of a suite; a
+    report setting, not part of the cells. The command line overrides each key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: Threshold = Field(
+        default=1.25, description="fail when a metric is worse by this factor (1.25: 25%)"
+    )
+    thresholds: dict[Name, Threshold] = Field(
+        default_factory=dict, description="per-metric factors overriding threshold"
+    )
+    alpha: Annotated[float, Strict(), Field(gt=0.0, lt=1.0)] = Field(
+        default=0.05, description="significance level of both tests"
+    )
+    metrics: Annotated[tuple[MetricName, ...], Field(min_length=1)] | None = Field(
+        default=None, description="metrics compared (default: pgbench.compare.DEFAULT_METRICS)"
+    )
+
+    @field_validator("thresholds")
+    @classmethod
+    def _threshold_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        for key in value:
+            try:
+                _known_metric(key)
+            except ValueError as exc:
+                _fail(("compare", "thresholds", key), f"metric {key!r}: {exc}", at_key=True)
+        return value
+
+
 class Suite(BaseModel):
     """Keys shared by every experiment kind (see the module docstring)."""
 
@@ -322,6 +367,7 @@ class Suite(BaseModel):
     backend: Name = Field(default="cpu", description="kernel backend")
     envs: tuple[EnvSpec, ...] = Field(min_length=1)
     policies: tuple[PolicySpec, ...] = Field(min_length=1)
+    compare: CompareSpec | None = Field(default=None, description="pgbench compare settings")
 
     @field_validator("seeds", mode="before")
     @classmethod

@@ -107,8 +107,9 @@ class Cell:
 
 
 def _settings(suite: Suite) -> dict:
-    """The suite's keys other than the grid axes, as JSON types."""
+    """The suite's keys other than the grid axes and report settings, as JSON types."""
     grid = {"name", "experiment", "description", "seeds", "envs", "policies", suite.method_key}
+    grid.add("compare")  # settings of pgbench compare: they do not change the rows
     grid |= {"theta", "thetas"} & set(type(suite).model_fields)
     return suite.model_dump(mode="json", exclude=grid)
 

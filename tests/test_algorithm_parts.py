@@ -1,13 +1,15 @@
 """Pieces of the algorithms against hand-worked cases: PPO's clipped objective,
-optimizers, conjugate gradient, the KL-adaptive beta rule's inputs."""
+optimizers, conjugate gradient, the KL-adaptive penalty rule, TRPO's KL bound."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+import pgbench
+from pgbench.algorithms.api import train_run
 from pgbench.algorithms.optim import Optimizer, OptimizerParams, clip_by_norm
-from pgbench.algorithms.ppo import clipped_surrogate, clipped_surrogate_weights
+from pgbench.algorithms.ppo import adapt_beta, clipped_surrogate, clipped_surrogate_weights
 from pgbench.algorithms.trust_region import conjugate_gradient
 
 
@@ -75,3 +77,45 @@ def test_conjugate_gradient_solves_spd_systems():
     b = rng.normal(size=6)
     x = conjugate_gradient(lambda v: F @ v, b, iters=6)
     np.testing.assert_allclose(F @ x, b, atol=1e-8)
+
+
+def test_adaptive_kl_penalty_rule():
+    assert adapt_beta(1.0, 0.016, 0.01) == 2.0  # above 1.5 target
+    assert adapt_beta(1.0, 0.015, 0.01) == 1.0  # at the band's edge: unchanged
+    assert adapt_beta(1.0, 0.006, 0.01) == 0.5  # below target / 1.5
+    assert adapt_beta(1.0, 0.0067, 0.01) == 1.0
+
+
+@pytest.fixture(scope="module")
+def cartpole_linear():
+    env = pgbench.make_env("cartpole-v1")
+    return env, pgbench.make_policy("linear-softmax", env)
+
+
+def _logged_kl(name, env, pol, **params):
+    run = train_run(
+        name,
+        env,
+        pol,
+        6000,
+        seed=3,
+        log_every=1,
+        eval_episodes=0,
+        critic={"kind": "linear"},
+        n_envs=4,
+        n_steps=100,
+        **params,
+    )
+    return np.array([v for _, m, v in run.rows if m == "kl"])
+
+
+def test_trpo_accepted_steps_respect_the_kl_bound(cartpole_linear):
+    """Every TRPO update (logged after each one) stays within max_kl; NPG's full natural
+    step with the same settings does not, so the line search is what keeps it there."""
+    env, pol = cartpole_linear
+    settings = dict(max_kl=0.02, damping=1e-3)
+    trpo = _logged_kl("trpo", env, pol, **settings)
+    npg = _logged_kl("npg", env, pol, **settings)
+    assert trpo.size >= 10
+    assert np.all(trpo <= 0.02 * (1 + 1e-12)), trpo.max()
+    assert np.any(npg > 0.02), npg.max()

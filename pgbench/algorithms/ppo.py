@@ -83,6 +83,16 @@ def clipped_surrogate(ratio, adv, clip: float) -> float:
     return float(np.minimum(ratio * adv, np.clip(ratio, 1.0 - clip, 1.0 + clip) * adv).mean())
 
 
+def adapt_beta(beta: float, kl: float, target: float) -> float:
+    """The KL-penalty coefficient after an update with mean KL ``kl`` (Schulman et al.
+    2017, sec. 4): doubled above 1.5 ``target``, halved below ``target`` / 1.5."""
+    if kl > 1.5 * target:
+        return beta * 2.0
+    if kl < target / 1.5:
+        return beta / 2.0
+    return beta
+
+
 def _ppo(run, hp: PPOParams, clip_fn=None, kl_target: float | None = None, beta0: float = 0.0):
     policy = run.policy
     gamma = discount(run, hp.gamma)
@@ -128,10 +138,7 @@ def _ppo(run, hp: PPOParams, clip_fn=None, kl_target: float | None = None, beta0
                 theta, phi = params[:P], params[P:]
         stats = policy_stats(policy, theta_old, theta, tr.obs)
         if kl_target is not None:
-            if stats["kl"] > 1.5 * kl_target:
-                beta *= 2.0
-            elif stats["kl"] < kl_target / 1.5:
-                beta /= 2.0
+            beta = adapt_beta(beta, stats["kl"], kl_target)
         run.log(theta, grad_norm=grad_norm, **stats)
     run.finish(theta)
     return theta
