@@ -3,6 +3,9 @@
     pgbench run SUITE [--out DIR]   run a suite (default DIR: results/<suite name>/)
         [--executor serial|local|dask] [--workers N] [--address tcp://HOST:PORT]
         [--timeout SECONDS] [--retries N] [--force] [--quiet]
+    pgbench report RESULTS_DIR      report.md and one self-contained report.html of a run
+        [--out DIR]                 (every figure and table, metadata, failures; default
+                                    DIR: RESULTS_DIR)
     pgbench compare BASE NEW        regression check of NEW against BASE (exit 1: worse)
         [--threshold [METRIC=]FACTOR] [--alpha A] [--metrics m1,m2] [--json PATH]
         [--allow-missing] [--all]
@@ -81,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="recompute finished cells")
     run.add_argument("--quiet", action="store_true", help="no progress output; one summary line")
+    report = sub.add_parser(
+        "report",
+        help="write the report of a run directory (report.md, report.html)",
+        description="Regenerate every figure and table of a run directory and write "
+        "report.md and one self-contained report.html (figures embedded, no network needed).",
+    )
+    report.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="run directory")
+    report.add_argument(
+        "--out", type=Path, default=None, help="directory of the report (default: RESULTS_DIR)"
+    )
     from pgbench import compare
 
     compare.add_parser(sub)
@@ -99,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_plugins(plugin_modules())
         if args.command == "run":
             return _run(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "compare":
             from pgbench import compare
 
@@ -148,7 +163,7 @@ def _list() -> int:
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from pgbench.config import parse_suite
+    from pgbench.config import parse_suite, read_suite
     from pgbench.runner import make_executor, run_suite
 
     executor = make_executor(
@@ -158,11 +173,7 @@ def _run(args: argparse.Namespace) -> int:
         retries=args.retries,
         address=args.address,
     )
-    try:
-        text = args.suite.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not readable UTF-8 text"
-        raise PgbenchError(f"cannot read suite {args.suite}: {reason}") from None
+    text = read_suite(args.suite)
     suite = parse_suite(text, str(args.suite))
 
     err = Console(stderr=True, highlight=False)
@@ -179,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
             observer=observer,
             force=args.force,
         )
-    files = _write_reports(suite, summary)
+    files = _write_reports(summary)
     if not args.quiet:
         _print_summary(out_console, summary)
         for f in summary.failed:
@@ -201,19 +212,27 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.ok else EXIT_FAILED_CELLS
 
 
-def _write_reports(suite, summary) -> list[Path]:
-    """Figures and tables of the run's table; their paths."""
-    from pgbench import learning_curves, plots, report
+def _write_reports(summary) -> list[Path]:
+    """Figures, tables and the report of the run's table; their paths (none without rows)."""
+    from pgbench.run_report import write_report
 
-    figures = plots.make_plots(summary.table, summary.run_dir)
-    tables = report.write_ranking(summary.table, summary.run_dir)
-    curve = learning_curves.learning_curves(summary.table, summary.run_dir)
-    figures += [curve] if curve else []
-    targets = {
-        env.display: env.target for env in suite.envs if getattr(env, "target", None) is not None
-    }
-    tables += learning_curves.write_final_performance(summary.table, summary.run_dir, targets)
-    return [*figures, *tables]
+    if summary.table is None or summary.table.empty:
+        return []
+    return write_report(summary.run_dir)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pgbench.run_report import write_report
+
+    *parts, md, page = write_report(args.results_dir, args.out)
+    figures = sum(p.suffix == ".png" for p in parts)
+    tables = sum(p.suffix == ".md" for p in parts)
+    print(f"report: {md}, {page} ({_count(figures, 'figure')}, {_count(tables, 'table')})")
+    return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _summary_line(summary) -> str:

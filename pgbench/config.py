@@ -65,8 +65,11 @@ error), and estimator params (also those of a path) are validated with
 
 Errors: :func:`load_suite` raises :class:`SuiteError` whose message is ONE line,
 ``path/to/suite.yaml:LINE:COL: message`` (1-based, at the offending YAML node),
-for YAML syntax errors, duplicate keys, unknown keys, wrong types, unknown
-names and invalid params alike. Only the first error is reported.
+for YAML syntax errors, bytes that are not UTF-8, duplicate keys (at the second one),
+keys YAML does not read as strings (``on:``, ``1:``), unknown keys, wrong types, unknown
+names and invalid params alike. Only the first error is reported. A file that cannot be
+read at all has no position: ``path/to/suite.yaml: cannot read suite: reason``
+(:func:`read_suite`).
 """
 
 from __future__ import annotations
@@ -374,7 +377,7 @@ class Suite(BaseModel):
     def _seed_count(cls, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             if value < 1:
-                raise ValueError(f"a seed count must be at least 1, got {value}")
+                raise ValueError("a seed count must be at least 1")
             return list(range(value))
         if not isinstance(value, (list, tuple)):
             raise ValueError(
@@ -513,8 +516,7 @@ class GradientQualitySuite(Suite):
             try:
                 estimator_params(spec.name, **spec.params)
             except PgbenchError as exc:
-                key, extra = _first_bad_key(est.params, spec.params)
-                _fail(("estimators", k, "params", *key), str(exc), at_key=extra)
+                _fail_params(("estimators", k, "params"), est.params, spec.params, exc)
         _check_labels("estimators", "estimator", self.estimators)
         self._check_thetas()
         self._check_env_lists()
@@ -646,8 +648,7 @@ class LearningCurveSuite(Suite):
             try:
                 algorithm_params(spec.name, **spec.params)
             except PgbenchError as exc:
-                key, extra = _first_bad_key(algo.params, spec.params)
-                _fail(("algorithms", k, "params", *key), str(exc), at_key=extra)
+                _fail_params(("algorithms", k, "params"), algo.params, spec.params, exc)
         _check_labels("algorithms", "algorithm", self.algorithms)
         env_labels = [e.display for e in self.envs]
         pol_labels = [p.display for p in self.policies]
@@ -709,8 +710,7 @@ def _check_theta(where: Loc, spec: ThetaSpec) -> None:
     try:
         estimator_params(spec.estimator, **spec.params)
     except PgbenchError as exc:
-        key, extra = _first_bad_key(est.params, spec.params)
-        _fail((*where, "params", *key), str(exc), at_key=extra)
+        _fail_params((*where, "params"), est.params, spec.params, exc)
 
 
 def _build_env(i: int, spec: EnvSpec):
@@ -738,16 +738,40 @@ def _check_labels(field: str, kind: str, specs: tuple[Spec, ...]) -> None:
         seen[spec.display] = i
 
 
-def _first_bad_key(model: type[BaseModel], params: dict) -> tuple[tuple[str, ...], bool]:
-    """((key,), is it an unknown key) of the first param ``model`` rejects, or ((), False)."""
+def _first_bad_key(model: type[BaseModel], params: dict) -> tuple[Loc, bool]:
+    """(path, is it an unknown key) of the first param ``model`` rejects: the path into
+    ``params`` (nested mappings and lists) as far as it exists, or ((), False)."""
     try:
         model(**params)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = err["loc"]
-        if loc and isinstance(loc[0], str) and loc[0] in params:
-            return (loc[0],), err["type"] == "extra_forbidden"
+        path: list[str | int] = []
+        node: Any = params
+        for part in err["loc"]:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                break
+            path.append(part)
+        unknown = err["type"] == "extra_forbidden" and len(path) == len(err["loc"]) > 0
+        return tuple(path), unknown
     return (), False
+
+
+def _fail_params(
+    where: Loc, model: type[BaseModel], params: dict, exc: Exception
+) -> typing.NoReturn:
+    """Report ``exc`` (invalid ``params`` of ``model``) at the offending param, with a
+    close-match suggestion for an unknown key."""
+    key, unknown = _first_bad_key(model, params)
+    msg = _one_line(exc)
+    if unknown:
+        known = _fields_at(model, key[:-1])
+        if known and not any(name in msg for name in ("did you mean", "; known:")):
+            msg += suggest(str(key[-1]), known)
+    _fail((*where, *key), msg, at_key=unknown)
 
 
 # ---------------------------------------------------------------- YAML loading
@@ -755,14 +779,31 @@ def _first_bad_key(model: type[BaseModel], params: dict) -> tuple[tuple[str, ...
 
 def load_suite(path: str | Path) -> Suite:
     """The validated suite in the YAML file ``path``; :class:`SuiteError` (one line) if invalid."""
+    return parse_suite(read_suite(path), str(path))
+
+
+def read_suite(path: str | Path) -> str:
+    """The text of the suite file ``path``; :class:`SuiteError` (one line) if it cannot be
+    read (``path: cannot read suite: reason``) or is not UTF-8 (``path:LINE:COL: ...`` at
+    the first byte that is not)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise SuiteError(f"{path}: cannot read suite: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SuiteError(f"{path}:1:1: suite is not UTF-8 text") from None
-    return parse_suite(text, str(path))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        line, col = _line_col(good, len(good))
+        raise SuiteError(
+            f"{path}:{line}:{col}: suite is not UTF-8 text (byte 0x{data[exc.start]:02x})"
+        ) from None
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, column) of character ``index`` of ``text``."""
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def parse_suite(text: str, filename: str = "<suite>") -> Suite:
@@ -817,10 +858,22 @@ def _compose(text: str, filename: str):
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark, context = exc.problem_mark or exc.context_mark, exc.context
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = ": ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        cmark = exc.context_mark
+        if context and cmark is not None and (cmark.line + 1, cmark.column + 1) != (line, col):
+            context += f" started at {cmark.line + 1}:{cmark.column + 1}"
+        what = ": ".join(p for p in (context, exc.problem) if p) or "invalid YAML"
+        what = " ".join(what.split())  # one line
         raise SuiteError(f"{filename}:{line}:{col}: YAML syntax error: {what}") from None
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col(text, exc.position) if isinstance(exc.position, int) else (1, 1)
+        char = exc.character
+        code = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        raise SuiteError(
+            f"{filename}:{line}:{col}: YAML error: character {code} is not allowed in YAML text"
+            " (control characters other than tab and newline)"
+        ) from None
     except yaml.YAMLError as exc:
         raise SuiteError(f"{filename}:1:1: YAML error: {_one_line(exc)}") from None
     if node is None:
@@ -828,18 +881,31 @@ def _compose(text: str, filename: str):
     return node, data
 
 
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 def _reject_duplicate_keys(node: yaml.Node, filename: str) -> None:
+    """Duplicate keys (at the second one) and keys that YAML does not read as strings
+    (``1:``, ``~:``, ``on:``; a suite's keys are all names) are errors."""
     for child in _walk(node):
         if isinstance(child, yaml.MappingNode):
             seen: set = set()
             for key, _ in child.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in seen:
-                        m = key.start_mark
-                        raise SuiteError(
-                            f"{filename}:{m.line + 1}:{m.column + 1}: duplicate key {key.value!r}"
-                        )
-                    seen.add(key.value)
+                m = key.start_mark
+                where = f"{filename}:{m.line + 1}:{m.column + 1}"
+                if isinstance(key, yaml.ScalarNode) and key.tag == _MERGE:
+                    continue
+                if not isinstance(key, yaml.ScalarNode):
+                    raise SuiteError(f"{where}: a key must be a name, not a list or mapping")
+                if key.tag != _STR:
+                    raise SuiteError(
+                        f"{where}: key {key.value!r} is not read as a string by YAML; "
+                        f"quote it ('{key.value}') or use a name"
+                    )
+                if key.value in seen:
+                    raise SuiteError(f"{where}: duplicate key {key.value!r}")
+                seen.add(key.value)
 
 
 def _walk(node: yaml.Node) -> Iterator[yaml.Node]:

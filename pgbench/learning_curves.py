@@ -156,7 +156,7 @@ def final_performance(
                 "eval_iqm_hi": hi,
                 "eval_mean": float(ev.mean()) if ev.size else math.nan,
                 "eval_median": float(np.median(ev)) if ev.size else math.nan,
-                "train_return_mean": float(np.nanmean(per_seed["train_return"])),
+                "train_return_mean": _finite_mean(per_seed, "train_return"),
                 "exact_value_mean": _finite_mean(per_seed, "exact_value"),
                 "optimal_value": _finite_mean(per_seed, "optimal_value"),
                 "env_steps": int(steps.median()),

@@ -22,6 +22,8 @@ import pandas as pd
 from pgbench.results import atomic_write_text
 
 STATES = ("start", "CC", "CD", "DC", "DD")
+TWO_AGENT_MD = "two_agent.md"
+ESTIMATORS_MD = "game_estimators.md"
 
 
 def two_agent_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -75,7 +77,7 @@ def two_agent_markdown(df: pd.DataFrame, title: str) -> str:
         "and agents. sampled: played per-step reward, both agents, last 10 iterations.",
         "",
         "| game | pairing | n | R agent 1 | R agent 2 | R both | %TFT 1 | %TFT 2 | soft %TFT "
-        "| P(C|start) | P(C|CC) | P(C|CD) | P(C|DC) | P(C|DD) | sampled |",
+        "| P(C\\|start) | P(C\\|CC) | P(C\\|CD) | P(C\\|DC) | P(C\\|DD) | sampled |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in df.itertuples(index=False):
@@ -123,8 +125,8 @@ def write_tables(table: pd.DataFrame, run_dir) -> list[Path]:
     df = two_agent_table(table)
     if not df.empty:
         atomic_write_text(run_dir / "two_agent.csv", df.to_csv(index=False, float_format="%.6g"))
-        atomic_write_text(run_dir / "two_agent.md", two_agent_markdown(df, title))
-        written += [run_dir / "two_agent.csv", run_dir / "two_agent.md"]
+        atomic_write_text(run_dir / TWO_AGENT_MD, two_agent_markdown(df, title))
+        written += [run_dir / "two_agent.csv", run_dir / TWO_AGENT_MD]
     est = estimator_table(table)
     if not est.empty:
         md = [
@@ -143,6 +145,6 @@ def write_tables(table: pd.DataFrame, run_dir) -> list[Path]:
         atomic_write_text(
             run_dir / "game_estimators.csv", est.to_csv(index=False, float_format="%.6g")
         )
-        atomic_write_text(run_dir / "game_estimators.md", "\n".join(md) + "\n")
-        written += [run_dir / "game_estimators.csv", run_dir / "game_estimators.md"]
+        atomic_write_text(run_dir / ESTIMATORS_MD, "\n".join(md) + "\n")
+        written += [run_dir / "game_estimators.csv", run_dir / ESTIMATORS_MD]
     return written

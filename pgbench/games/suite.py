@@ -45,6 +45,7 @@ from pgbench.config import (
     Suite,
     _check_labels,
     _fail,
+    _fail_params,
     default_label,
 )
 from pgbench.errors import PgbenchError
@@ -182,7 +183,7 @@ class TwoAgentSuite(_GameSuite):
                 try:
                     learner_params(spec.name, **spec.params)
                 except PgbenchError as exc:
-                    _fail((*where, "params"), str(exc))
+                    _fail_params((*where, "params"), fn.params, spec.params, exc)
                 if fn.sampled:
                     for i, g in enumerate(games):
                         if g.horizon is None and self.runs(self.envs[i], pairing):
@@ -247,7 +248,13 @@ class GameEstimatorSuite(_GameSuite):
             try:
                 estimator_params(spec.params)
             except PgbenchError as exc:
-                _fail(("estimators", k, "params"), str(exc))
+                where = ("estimators", k, "params")
+                unknown = sorted(key for key in spec.params if key != "baseline")
+                if unknown:  # the unknown key the message names, at the key
+                    hint = suggest(unknown[0], ["baseline"])
+                    hint = hint if hint.startswith("; did you mean") else ""
+                    _fail((*where, unknown[0]), f"{exc}{hint}", at_key=True)
+                _fail((*where, "baseline"), str(exc))
         for i, n in enumerate(self.batch_sizes):
             if n in self.batch_sizes[:i]:
                 _fail(("batch_sizes", i), f"batch size {n} is listed twice")
