@@ -1,21 +1,72 @@
-"""Developer sessions: ``nox -s tests`` (the CI gate), ``nox -s lint``, ``nox -s bench``."""
+"""Developer sessions: ``nox -s tests`` (the CI gate), ``nox -s lint``, ``nox -s bench``,
+``nox -s regression`` (the CI suites against their baseline), ``nox -s bench_gate`` (kernel
+speed against its baseline)."""
 
 from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
 
 import nox
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
+ROOT = Path(__file__).resolve().parent
+CI_SUITES = ROOT / "suites" / "ci"  # small suites, one experiment kind per file
+BASELINE = ROOT / "results" / "baseline"  # one committed run directory per CI suite
+
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """pytest, then the CUDA-simulator tests (marked ``cudasim``) in their own process."""
+    """pytest, then the CUDA-simulator tests (marked ``cudasim``) in their own process, then
+    the regression gate: the CI suites against their committed baseline, and the kernel
+    speed gate."""
     session.install("-e", ".[dev]")
     session.run("pytest", "-q", *session.posargs)
     session.run(
         "pytest", "-q", "-m", "cudasim", *session.posargs, env={"NUMBA_ENABLE_CUDASIM": "1"}
     )
+    _regression_gate(session)
+    session.run("python", "benchmarks/gate.py")
+
+
+def _suite_name(path: Path) -> str:
+    """The ``name:`` of a suite file (its run directory name)."""
+    match = re.search(r"^name:\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*$", path.read_text(), re.M)
+    if match is None:
+        raise ValueError(f"{path}: no top-level 'name:' key")
+    return match.group(1)
+
+
+def _regression_gate(session: nox.Session) -> None:
+    """Run every suite of ``suites/ci/`` into a fresh directory, then ``pgbench compare`` it
+    with its baseline run under ``results/baseline/`` (exit 1 on a significant regression,
+    or where the new run lacks results the baseline has)."""
+    out = Path(session.create_tmp()) / "ci-runs"
+    shutil.rmtree(out, ignore_errors=True)
+    for suite in sorted(CI_SUITES.glob("*.yaml")):
+        name = _suite_name(suite)
+        run_dir = out / name
+        session.run("pgbench", "run", str(suite), "--out", str(run_dir), "--quiet")
+        session.run("pgbench", "compare", str(BASELINE / name), str(run_dir))
+
+
+@nox.session
+def regression(session: nox.Session) -> None:
+    """The CI suites against their committed baseline (part of ``tests``)."""
+    session.install("-e", ".[dev]")
+    _regression_gate(session)
+
+
+@nox.session
+def bench_gate(session: nox.Session) -> None:
+    """Kernel speed against ``benchmarks/baseline.json``, as ratios to references timed in
+    the same run (part of ``tests``); ``nox -s bench_gate -- --update`` rewrites the
+    baseline."""
+    session.install("-e", ".[dev]")
+    session.run("python", "benchmarks/gate.py", *session.posargs)
 
 
 @nox.session

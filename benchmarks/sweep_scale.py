@@ -138,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             f"({compute / args.cells * 1e3:.2f} ms per cell)"
         )
         head = ("executor", "workers", "cells", "run s", "wall s", "cells/s", "overhead/cell")
-        print(f"{head[0]:<9}{head[1]:>8}{head[2]:>7}{head[3]:>8}{head[4]:>8}{head[5]:>9}"
-              f"{head[6]:>15}")
+        print(
+            f"{head[0]:<9}{head[1]:>8}{head[2]:>7}{head[3]:>8}{head[4]:>8}{head[5]:>9}{head[6]:>15}"
+        )
         dirs = []
         for executor in args.executors:
             out = root / executor
