@@ -320,11 +320,13 @@ class _Worker:
         self.cell: Cell | None = None
         self.started: float | None = None
 
-    def prepare(self, modules: Sequence[str]) -> None:
-        """Give the worker this process's path, directory and environment, and the
-        modules to import (a worker may serve several runs)."""
+    def prepare(self, modules: Sequence[str], threads: int | None = None) -> None:
+        """Give the worker this process's path, directory and environment, the modules
+        to import (a worker may serve several runs) and its number of kernel threads
+        (None: Numba's default, one per core)."""
+        message = (list(sys.path), os.getcwd(), dict(os.environ), modules, threads)
         with contextlib.suppress(OSError):  # a dead worker: the next receive reports it
-            self.conn.send(("init", (list(sys.path), os.getcwd(), dict(os.environ), modules)))
+            self.conn.send(("init", message))
 
     def submit(self, task: CellTask, cell: Cell) -> None:
         self.cell, self.started = cell, None
@@ -419,13 +421,19 @@ def _serve(conn: Connection) -> None:
             return
 
 
-def _adopt(path: list[str], cwd: str, environ: dict, modules: list[str]) -> None:
+def _adopt(
+    path: list[str], cwd: str, environ: dict, modules: list[str], threads: int | None
+) -> None:
     """Take the parent's path, directory and environment (a long-lived fork server may
-    predate them) and import the run's modules."""
+    predate them), the kernel thread count, and import the run's modules."""
     sys.path[:] = path
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(environ)
+    if threads is not None:
+        from pgbench.kernels import set_threads
+
+        set_threads(threads)
     try:
         load_plugins(modules)
     except PgbenchError as exc:
@@ -470,8 +478,9 @@ class SerialExecutor:
 class LocalExecutor:
     """Cells in ``workers`` supervised processes on this machine (default: one per core).
 
-    Each worker is a fresh interpreter (no inherited Numba or thread state) that
-    loads compiled kernels from the on-disk cache and holds one cell at a time.
+    Each worker is forked from a fork server that has imported pgbench (no threads,
+    no launched Numba thread pool), loads compiled kernels from the on-disk cache,
+    runs parallel kernels on its share of the cores and holds one cell at a time.
     A worker that dies or runs past ``timeout`` seconds is replaced, its cell is
     retried up to ``retries`` times. A cell's rows depend only on the cell, so
     the results equal the serial executor's.
@@ -488,12 +497,15 @@ class LocalExecutor:
         queue = collections.deque(cells)
         retries = _Retries(self.retries)
         _preload([*{get_experiment(c.experiment).__module__: 0 for c in cells}, *task.modules])
-        pool = _take_idle(min(self.workers, len(cells)))
+        size = min(self.workers, len(cells))
+        # parallel kernels share the cores between workers: results do not depend on it
+        threads = max(1, (os.cpu_count() or 1) // size)
+        pool = _take_idle(size)
         for worker in pool:
-            worker.prepare(task.modules)
+            worker.prepare(task.modules, threads)
         try:
             while queue or any(w.cell is not None for w in pool):
-                self._feed(task, queue, pool, min(self.workers, len(cells)))
+                self._feed(task, queue, pool, size, threads)
                 for outcome in self._collect(pool):
                     final = retries.settle(outcome)
                     if final is None:
@@ -507,16 +519,19 @@ class LocalExecutor:
             _give_idle(pool)
 
     @staticmethod
-    def _feed(task: CellTask, queue: collections.deque, pool: list[_Worker], size: int) -> None:
-        """Give each idle worker a cell, replacing dead workers, growing to ``size``."""
+    def _feed(
+        task: CellTask, queue: collections.deque, pool: list[_Worker], size: int, threads: int
+    ) -> None:
+        """Give each idle worker a cell, replacing dead idle workers, growing to ``size``.
+        A dead worker that still holds a cell stays until :meth:`_collect` reports it."""
         for worker in pool:
-            if not worker.alive:
+            if not worker.alive and worker.cell is None:
                 worker.close()
-        pool[:] = [w for w in pool if w.alive]
+        pool[:] = [w for w in pool if w.alive or w.cell is not None]
         idle = sum(w.cell is None for w in pool)
         for _ in range(min(size - len(pool), len(queue) - idle)):
             pool.append(_Worker())
-            pool[-1].prepare(task.modules)
+            pool[-1].prepare(task.modules, threads)
         for worker in pool:
             if worker.cell is None and queue:
                 worker.submit(task, queue.popleft())

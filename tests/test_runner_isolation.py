@@ -77,3 +77,22 @@ def test_timeout_kills_a_slow_cell_and_the_sweep_goes_on(monkeypatch, tmp_path):
     assert hang["status"] == "timeout" and hang["error"] == "timed out after 4 s"
     assert hang["attempts"] == 2 and attempts(tmp_path, "hang") == 2
     assert set(pgbench.load_results(tmp_path / "out")["method"]) == {"reinforce"}
+
+
+class _Stub:
+    def __init__(self, alive: bool, cell) -> None:
+        self.alive, self.cell, self.closed = alive, cell, False
+
+    def close(self, kill: bool = True) -> None:
+        self.closed = True
+
+
+def test_a_dead_worker_keeps_its_cell_until_its_death_is_reported():
+    """A worker may die between two looks at the pool: feeding the pool must not drop it
+    with its cell (the death is reported from its pipe), only dead idle workers go."""
+    from pgbench.runner import LocalExecutor
+
+    busy_dead, idle_dead = _Stub(False, "cell-a"), _Stub(False, None)
+    pool = [busy_dead, idle_dead]
+    LocalExecutor._feed(None, [], pool, size=2, threads=1)
+    assert pool == [busy_dead] and not busy_dead.closed and idle_dead.closed

@@ -14,6 +14,7 @@ from pgbench.kernels.build import (
     build,
     build_returns,
     runtime_info,
+    set_threads,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "build",
     "build_returns",
     "runtime_info",
+    "set_threads",
 ]

@@ -158,6 +158,14 @@ def source_hash() -> str:
     return h.hexdigest()
 
 
+def set_threads(n: int) -> None:
+    """Run this process's parallel kernels on ``n`` threads (their results do not depend
+    on it: every episode has its own random stream and its own sums)."""
+    import numba
+
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+
+
 def runtime_info() -> dict:
     """Numba version, threading layer, thread count, CPU lanes and kernel source hash."""
     import numba
