@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pgbench`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        from pgbench.runner import load_plugins, plugin_modules
+        from pgbench.celltask import load_plugins, plugin_modules
 
         load_plugins(plugin_modules())
         if args.command == "run":
@@ -164,7 +164,8 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from pgbench.config import parse_suite, read_suite
-    from pgbench.runner import make_executor, run_suite
+    from pgbench.executors import make_executor
+    from pgbench.runner import run_suite
 
     executor = make_executor(
         args.executor,

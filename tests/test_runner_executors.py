@@ -10,8 +10,9 @@ import pytest
 import pgbench
 from pgbench.cli import main
 from pgbench.config import parse_suite
+from pgbench.executors import make_executor
 from pgbench.results import TIMING_METRICS
-from pgbench.runner import make_executor, run_suite
+from pgbench.runner import run_suite
 
 SUITE = """\
 name: executors

@@ -18,8 +18,10 @@ from test_runner_plugin import plugin_env
 import pgbench
 from pgbench.cli import main
 from pgbench.config import parse_suite
+from pgbench.executors import SerialExecutor
 from pgbench.results import TIMING_METRICS
-from pgbench.runner import LOCK, RunLock, SerialExecutor, run_suite
+from pgbench.runlock import LOCK, RunLock
+from pgbench.runner import run_suite
 
 SUITE = """\
 name: resume
