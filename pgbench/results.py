@@ -188,12 +188,17 @@ def write_cell(run_dir: Path, cell, df: pd.DataFrame) -> Path:
 _ADDED_COLUMNS = {"theta": "", "theta_params": "", "unbiased": None}
 
 
-def read_cell(path: Path) -> pd.DataFrame:
+def _read_raw(path: Path) -> pd.DataFrame:
+    """A cell file's rows, with the columns added since it was written, not yet conformed."""
     df = pq.read_table(path).to_pandas()
     for name, value in _ADDED_COLUMNS.items():
         if name not in df.columns:
             df[name] = value
-    return conform(df)
+    return df
+
+
+def read_cell(path: Path) -> pd.DataFrame:
+    return conform(_read_raw(path))
 
 
 def empty_table() -> pd.DataFrame:
@@ -221,10 +226,10 @@ def load_results(path: str | Path) -> pd.DataFrame:
         return read_cell(path)
     if not path.is_dir():
         raise ResultsError(f"no results at {path}")
-    frames = [read_cell(p) for p in cell_files(path)]
+    frames = [_read_raw(p) for p in cell_files(path)]
     if not frames:
         return empty_table()
-    return conform(pd.concat(frames, ignore_index=True))
+    return conform(pd.concat(frames, ignore_index=True))  # once, not once per cell
 
 
 def export_csv(df: pd.DataFrame, run_dir: Path) -> Path:
