@@ -22,8 +22,8 @@ BASELINE = ROOT / "results" / "baseline"  # one committed run directory per CI s
 def tests(session: nox.Session) -> None:
     """pytest, then the CUDA-simulator tests (marked ``cudasim``) in their own process, then
     the regression gate: the CI suites against their committed baseline, and the kernel
-    speed gate."""
-    session.install("-e", ".[dev]")
+    speed gate. The dask extra is installed so that the dask executor is tested too."""
+    session.install("-e", ".[dev,dask]")
     session.run("pytest", "-q", *session.posargs)
     session.run(
         "pytest", "-q", "-m", "cudasim", *session.posargs, env={"NUMBA_ENABLE_CUDASIM": "1"}

@@ -236,7 +236,6 @@ def test_greedy_evaluation_takes_the_mean(mlp_point_mass):
     np.testing.assert_allclose(b.actions.reshape(-1), mu, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.skipif("pendulum-v1" not in pgbench.registry.ENVS, reason="pendulum-v1 not built yet")
 def test_pendulum_rollouts_identical_serial_and_parallel():
     env = pgbench.make_env("pendulum-v1")
     pol = pgbench.make_policy("gaussian", env, hidden=[8])
@@ -264,7 +263,6 @@ def test_cuda_simulator_rollout_equals_cpu(mlp_point_mass):
 
 
 @pytest.mark.cudasim
-@pytest.mark.skipif("pendulum-v1" not in pgbench.registry.ENVS, reason="pendulum-v1 not built yet")
 def test_cuda_simulator_pendulum_rollout_equals_cpu():
     env = pgbench.make_env("pendulum-v1")
     pol = pgbench.make_policy("gaussian", env, hidden=[8])
