@@ -219,7 +219,7 @@ def _write_reports(summary) -> list[Path]:
 
     if summary.table is None or summary.table.empty:
         return []
-    return write_report(summary.run_dir)
+    return write_report(summary.run_dir, table=summary.table)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -91,13 +91,16 @@ def write_outputs(
     return [*figures, *tables]
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
+def write_report(
+    run_dir: str | Path, out: str | Path | None = None, table: pd.DataFrame | None = None
+) -> list[Path]:
     """Regenerate the figures and tables of the run in ``run_dir`` and write ``report.md``
     and ``report.html`` into ``out`` (default: ``run_dir``); returns every path written,
-    the two reports last. Raises :class:`~pgbench.results.ResultsError` when ``run_dir``
-    holds no finished cell."""
+    the two reports last. ``table``: the run's table when the caller has just loaded it
+    (default: loaded from ``run_dir``). Raises :class:`~pgbench.results.ResultsError`
+    when ``run_dir`` holds no finished cell."""
     run_dir = Path(run_dir)
-    table = _load_table(run_dir)
+    table = _load_table(run_dir) if table is None else table
     meta = _metadata(run_dir)
     suite = _suite(meta)
     out = Path(out) if out is not None else run_dir
