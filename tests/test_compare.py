@@ -226,12 +226,23 @@ def test_both_tests_must_agree():
     wild = 2.0 + 0.05 * rng.standard_normal(10)
     wild[3] = 40.0
     one = compare.compare_samples(base, wild, compare.LOWER, 1.25, 0.05, rng)
-    assert one["p_mannwhitney"] < 0.05 < one["p_welch"] and one["status"] == "worse"
+    assert one["p_mannwhitney"] < 0.05 < one["p_welch"] and one["status"] != "regression"
     # four seeds four times worse: the mean moves (Welch fires), most ranks do not
     some = base.copy()
     some[:4] *= 4.0
     four = compare.compare_samples(base, some, compare.LOWER, 1.25, 0.05, rng)
-    assert four["p_welch"] < 0.05 < four["p_mannwhitney"] and four["status"] == "worse"
+    assert four["p_welch"] < 0.05 < four["p_mannwhitney"] and four["status"] != "regression"
+    # with 10 seeds, both spreads hide a 25% change: underpowered rather than worse
+    assert one["mdc"] > 1.0 and four["mdc"] > 1.0
+    assert one["status"] == four["status"] == "underpowered"
+    # 40 seeds, 11 of them 2x worse: Welch fires, the ranks hardly move, and the seeds
+    # could detect a 25% change (MDC ~21%): worse, not failed
+    data = np.random.default_rng(1)
+    base, shifted = 1.0 + 0.05 * data.standard_normal(40), 1.0 + 0.05 * data.standard_normal(40)
+    shifted[:11] += 1.0
+    many = compare.compare_samples(base, shifted, compare.LOWER, 1.25, 0.05, rng)
+    assert many["p_welch"] < 0.05 < many["p_mannwhitney"] and many["worse_by"] > 0.25
+    assert many["mdc"] < 0.25 and not many["underpowered"] and many["status"] == "worse"
 
 
 def test_significant_change_within_the_threshold_passes(tmp_path):
