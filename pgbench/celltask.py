@@ -48,7 +48,9 @@ MAY_BE_UNDEFINED = frozenset({"snr", "cosine", "pairwise_cosine", "train_return"
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one cell. ``seconds``: wall time of its last attempt;
-    ``failure``: the failure kind of a failed cell; ``attempts``: runs in this sweep."""
+    ``failure``: the failure kind of a failed cell; ``attempts``: runs in this sweep;
+    ``compile_seconds``: the Numba compile time its experiment reported (part of
+    ``seconds``, not of the cell's ``seconds`` metric)."""
 
     cell: Cell
     status: Status
@@ -58,6 +60,7 @@ class Outcome:
     traceback: str | None = None
     failure: Failure | None = None
     attempts: int = 1
+    compile_seconds: float = 0.0
 
     def failure_record(self) -> dict:
         """The ``failures.jsonl`` object of a failed cell."""
@@ -174,7 +177,8 @@ def run_cell(cell: Cell, run_dir: str | Path) -> Outcome:
         return failure_outcome(
             cell, "nonfinite", problem, "NonFiniteResult", time.perf_counter() - start
         )
-    return Outcome(cell, "done", time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return Outcome(cell, "done", seconds, compile_seconds=float(output.compile_seconds))
 
 
 @dataclass(frozen=True)

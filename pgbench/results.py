@@ -29,12 +29,22 @@ reference       str     reference gradient: ``exact``, or ``mc-<episodes>`` wher
 
 A run directory holds::
 
-    metadata.json        suite text, cell list, versions, git commit, machine, Numba threads
-    cells/<hash>.parquet one file per finished cell (written to a temp name, then renamed)
-    failures.jsonl       one JSON object per failed cell of the last run (absent if none)
-    results.csv          the table of the current cells, as CSV
-    *.png                plots (pgbench.plots)
-    ranking.md, .csv     estimators ranked by MSE at each batch size (pgbench.report)
+    metadata.json                suite text, cell list, versions, git commit (+ a digest of
+                                 uncommitted changes), machine, Numba threads, compile times
+    cells/<hash>.parquet         one file per finished cell of the current suite, and no
+                                 other (written to a temp name, then renamed)
+    stale-cells/<hash>.parquet   finished cells of earlier versions of the suite
+    invalid-cells/<hash>.parquet files that failed the check below, kept for inspection
+    failures.jsonl               one JSON object per failed cell of the last run (absent if none)
+    results.csv                  the table of the current cells, as CSV
+    *.png                        plots (pgbench.plots)
+    ranking.md, .csv             estimators ranked by MSE at each batch size (pgbench.report)
+
+so a glob over ``cells/*.parquet`` (DuckDB, polars, pyarrow.dataset) reads the
+same rows as :func:`load_results`. A cell file is *valid* when it reads as
+Parquet with its page checksums, carries its cell's canonical JSON in its schema
+metadata (key ``pgbench.cell``) and its rows carry the hash its name says; the
+runner also checks that JSON against the cell it expects (:func:`read_cell_file`).
 
 The ``seconds`` metric (wall time) is the only value that differs between runs
 of the same suite; every other value is reproduced bit for bit.
@@ -42,6 +52,7 @@ of the same suite; every other value is reproduced bit for bit.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -54,6 +65,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pgbench.errors import PgbenchError
@@ -83,6 +95,9 @@ COLUMNS: dict[str, str] = {
 }
 TIMING_METRICS = frozenset({"seconds"})  # wall-clock values: not reproducible between runs
 CELLS_DIR = "cells"
+STALE_DIR = "stale-cells"  # finished cells that the current suite does not have
+INVALID_DIR = "invalid-cells"  # files that failed validation, kept for inspection
+CELL_KEY = b"pgbench.cell"  # schema metadata key of a cell file: the cell's canonical JSON
 METADATA = "metadata.json"
 FAILURES = "failures.jsonl"
 CSV = "results.csv"
@@ -90,6 +105,15 @@ CSV = "results.csv"
 
 class ResultsError(PgbenchError):
     """A results path that does not hold results."""
+
+
+class CellFileError(ResultsError):
+    """A cell file that is truncated, garbled or holds another cell's rows."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path} is not a valid cell file ({reason})")
 
 
 _ARROW = {
@@ -173,9 +197,9 @@ def write_cell(run_dir: Path, cell, df: pd.DataFrame) -> Path:
     from pgbench.sweep import canonical_json
 
     table = pa.Table.from_pandas(conform(df), schema=_SCHEMA, preserve_index=False)
-    table = table.replace_schema_metadata({"pgbench.cell": canonical_json(cell.canonical())})
+    table = table.replace_schema_metadata({CELL_KEY: canonical_json(cell.canonical())})
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
+    pq.write_table(table, sink, write_page_checksum=True)  # so a garbled page is detected
     path = cell_path(run_dir, cell.hash)
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
     return path
@@ -188,17 +212,75 @@ def write_cell(run_dir: Path, cell, df: pd.DataFrame) -> Path:
 _ADDED_COLUMNS = {"theta": "", "theta_params": "", "unbiased": None}
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
-    """A cell file's rows, with the columns added since it was written, not yet conformed."""
-    df = pq.read_table(path).to_pandas()
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _read_table(path: Path) -> pa.Table:
+    """The Parquet file at ``path``, page checksums verified where it has them (files
+    written before pgbench wrote checksums have none)."""
+    with pq.ParquetFile(path, page_checksum_verification=True) as f:
+        return f.read()
+
+
+def _check_identity(path: Path, table: pa.Table, expected) -> None:
+    """Raise :class:`CellFileError` unless ``table`` (read from ``path``) is a cell file
+    whose rows carry the hash its name says and, if ``expected`` (a
+    :class:`~pgbench.sweep.Cell`) is given, whose cell description is ``expected``'s."""
+    name = Path(path).stem
+    described = (table.schema.metadata or {}).get(CELL_KEY)
+    if described is None:
+        raise CellFileError(path, "no pgbench.cell description in its schema metadata")
+    if expected is not None:
+        from pgbench.sweep import HASH_CHARS, canonical_json
+
+        if described != canonical_json(expected.canonical()).encode():
+            holds = hashlib.sha256(described).hexdigest()[:HASH_CHARS]
+            raise CellFileError(path, f"it describes cell {holds}, not {expected.hash}")
+    if "cell" not in table.column_names:
+        raise CellFileError(path, "it has no cell column")
+    others = [h for h in pc.unique(table.column("cell")).to_pylist() if h != name]
+    if others:
+        raise CellFileError(path, f"its rows belong to cell {others[0]}")
+
+
+def read_cell_file(path: Path, expected=None) -> pa.Table:
+    """The rows of the cell file at ``path`` (an Arrow table, for :func:`concat_cells`),
+    after checking that the file is valid (see the module docstring; ``expected``: the
+    :class:`~pgbench.sweep.Cell` it must hold). Reads the file once.
+
+    Raises :class:`CellFileError` (one line naming the file) for an invalid file.
+    """
+    try:
+        table = _read_table(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise CellFileError(path, f"unreadable Parquet: {_first_line(exc)}") from None
+    _check_identity(path, table, expected)
+    return table
+
+
+def _with_added_columns(table: pa.Table) -> pa.Table:
+    """``table`` with the columns added since it was written, without schema metadata."""
     for name, value in _ADDED_COLUMNS.items():
-        if name not in df.columns:
-            df[name] = value
-    return df
+        if name not in table.column_names:
+            column = pa.array([value] * table.num_rows, type=_SCHEMA.field(name).type)
+            table = table.append_column(_SCHEMA.field(name), column)
+    return table.replace_schema_metadata(None)
 
 
 def read_cell(path: Path) -> pd.DataFrame:
-    return conform(_read_raw(path))
+    """The rows of one Parquet file, conformed (no cell checks: any tidy table will do)."""
+    return concat_cells([pq.read_table(path)])
+
+
+def concat_cells(tables: list[pa.Table]) -> pd.DataFrame:
+    """The tidy table of cells' rows (from :func:`read_cell_file`), in their order; one
+    conversion to pandas for the whole table, not one per cell."""
+    if not tables:
+        return empty_table()
+    whole = pa.concat_tables([_with_added_columns(t) for t in tables], promote_options="default")
+    return conform(whole.to_pandas())
 
 
 def empty_table() -> pd.DataFrame:
@@ -220,16 +302,21 @@ def cell_files(run_dir: Path) -> list[Path]:
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
-    """One tidy DataFrame from a run directory (its current cells) or a single Parquet file."""
+    """One tidy DataFrame from a run directory (its current cells) or a single Parquet file.
+
+    Every cell file of a run directory is checked (:func:`read_cell_file`); an invalid
+    one is a :class:`ResultsError` that names it, never rows left out in silence.
+    """
     path = Path(path)
     if path.is_file():
         return read_cell(path)
     if not path.is_dir():
         raise ResultsError(f"no results at {path}")
-    frames = [_read_raw(p) for p in cell_files(path)]
-    if not frames:
-        return empty_table()
-    return conform(pd.concat(frames, ignore_index=True))  # once, not once per cell
+    try:
+        tables = [read_cell_file(p) for p in cell_files(path)]
+    except CellFileError as exc:
+        raise ResultsError(f"{exc}; run its suite into {path} again to recompute it") from None
+    return concat_cells(tables)
 
 
 def export_csv(df: pd.DataFrame, run_dir: Path) -> Path:
@@ -267,22 +354,48 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _git(*args: str) -> str | None:
-    repo = Path(__file__).resolve().parent.parent
+_REPO = Path(__file__).resolve().parent.parent  # the checkout pgbench runs from, if any
+_PACKAGE = "pgbench"
+
+
+def _git(*args: str, repo: Path = _REPO) -> bytes | None:
+    """Output of ``git -C repo ARGS`` (None where git or the repository is missing)."""
     try:
         out = subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10, check=True
+            ["git", "-C", str(repo), *args], capture_output=True, timeout=10, check=True
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip()
+    return out.stdout
 
 
-def git_info() -> dict:
-    """Commit and dirty flag of the pgbench source tree (None where not a git checkout)."""
-    commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain") if commit else None
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+def git_info(repo: Path = _REPO) -> dict:
+    """Commit of the source tree at ``repo`` and whether it differs from it, counting only
+    changes that can alter results: modified tracked files and untracked files inside the
+    package (not a ``.venv/``, ``results/`` or build output). A dirty tree also gets
+    ``diff_sha256``, the sha256 of ``git diff HEAD`` and the untracked package files
+    (names and contents), so runs from the same uncommitted code carry the same digest.
+    Commit and dirty are None where ``repo`` is not the top of a git checkout (an installed
+    package inside some other repository is not its checkout)."""
+    top = _git("rev-parse", "--show-toplevel", repo=repo)
+    commit = _git("rev-parse", "HEAD", repo=repo)
+    if top is None or commit is None or Path(top.decode().strip()).resolve() != repo.resolve():
+        return {"commit": None, "dirty": None}
+    modified = _git("status", "--porcelain", "--untracked-files=no", repo=repo)
+    untracked = _git("ls-files", "-z", "--others", "--exclude-standard", "--", _PACKAGE, repo=repo)
+    diff = _git("diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", repo=repo)
+    if modified is None or untracked is None or diff is None:
+        return {"commit": commit.decode().strip(), "dirty": None}
+    new_files = sorted(name for name in untracked.decode().split("\0") if name)
+    info = {"commit": commit.decode().strip(), "dirty": bool(modified.strip() or new_files)}
+    if info["dirty"]:
+        digest = hashlib.sha256(diff)
+        for name in new_files:
+            digest.update(b"\0" + name.encode() + b"\0")
+            path = repo / name
+            digest.update(path.read_bytes() if path.is_file() else b"")
+        info["diff_sha256"] = digest.hexdigest()
+    return info
 
 
 def numba_info() -> dict:
@@ -338,3 +451,20 @@ def write_metadata(run_dir: Path, meta: dict) -> Path:
     path = Path(run_dir) / METADATA
     atomic_write_text(path, json.dumps(meta, indent=2, sort_keys=False) + "\n")
     return path
+
+
+def read_metadata(run_dir: Path) -> dict:
+    """``metadata.json`` of ``run_dir``, or {} where it is missing or not a JSON object."""
+    try:
+        meta = json.loads((Path(run_dir) / METADATA).read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def compile_block(seconds: dict[str, float]) -> dict:
+    """The ``compile`` entry of ``metadata.json``: the Numba compile (or cache load)
+    seconds that cells reported, kept out of their ``seconds`` metric, in total and per
+    cell hash."""
+    cells = {h: round(float(s), 6) for h, s in seconds.items()}
+    return {"seconds": round(sum(cells.values()), 6), "cells": cells}

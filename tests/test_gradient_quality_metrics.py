@@ -31,10 +31,12 @@ from pgbench.results import conform
 from pgbench.stats import bootstrap_ci
 from pgbench.sweep import derive_seed, expand
 
-# g = (1, 0); estimates (2, 0), (0, 0), (1, 1). By hand:
-#   mean = (1, 1/3): bias = (0, 1/3), |bias| = 1/3, |mean|^2 = 10/9
-#   sample variances (ddof=1): coord 0 of (2, 0, 1) -> 1; coord 1 of (0, 0, 1) -> 1/3
-#   squared errors 1, 1, 1 -> mse 1 (= 1/9 + (2/3)(4/3))
+# g = (1, 0); estimates (2, 0), (0, 0), (1, 1); R = 3. By hand:
+#   mean = (1, 1/3): ||mean - g||^2 = 1/9, ||mean||^2 = 10/9
+#   sample variances (ddof=1): coord 0 of (2, 0, 1) -> 1; coord 1 of (0, 0, 1) -> 1/3;
+#   trace_cov S = 4/3, S / R = 4/9
+#   squared bias 1/9 - 4/9 = -1/3 -> bias_norm 0 (clipped); signal 10/9 - 4/9 = 2/3
+#   squared errors 1, 1, 1 -> mse 1 (= -1/3 + 4/3)
 #   cosines to g: 1, 0 (zero estimate), 1/sqrt(2)
 #   pairwise cosines: (0,1) 0, (0,2) 1/sqrt(2), (1,2) 0
 G = np.array([1.0, 0.0])
@@ -44,12 +46,12 @@ EST = np.array([[2.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
 def test_metrics_by_hand():
     m = gradient_metrics(EST, G)
     r2 = 1 / math.sqrt(2)
-    assert m["bias_norm"] == pytest.approx(1 / 3)
+    assert m["bias_norm"] == 0.0
     assert m["trace_cov"] == pytest.approx(4 / 3)
     assert m["mse"] == pytest.approx(1.0)
     assert m["cosine"] == pytest.approx((1 + 0 + r2) / 3)
     assert m["pairwise_cosine"] == pytest.approx(r2 / 3)
-    assert m["snr"] == pytest.approx((10 / 9) / (4 / 3))
+    assert m["snr"] == pytest.approx((2 / 3) / (4 / 3))
     assert list(m) == list(METRICS[:6])
 
 
@@ -65,10 +67,10 @@ def test_cosines_and_pairwise_by_hand():
 
 def test_mse_decomposes_into_bias_and_variance():
     rng = np.random.default_rng(0)
-    est, g = rng.normal(size=(7, 5)), rng.normal(size=5)
+    est, g = rng.normal(size=(7, 5)), rng.normal(size=5) + 3.0  # biased: bias_norm > 0
     m = gradient_metrics(est, g)
-    R = est.shape[0]
-    assert m["mse"] == pytest.approx(m["bias_norm"] ** 2 + (R - 1) / R * m["trace_cov"])
+    assert m["bias_norm"] > 0
+    assert m["mse"] == pytest.approx(m["bias_norm"] ** 2 + m["trace_cov"])
 
 
 def test_degenerate_cases():
@@ -358,10 +360,10 @@ def test_estimators_are_compared_with_the_value_of_their_estimand(garnet, cartpo
     theta = policy.init(0)
     g = pgbench.exact_gradient(env, policy, theta)
     if "restricted" in ESTIMATORS and estimand("restricted") == "restricted-step":
-        step, label = reference_value(env, policy, theta, 0, 10, "cpu", "restricted", {})
+        step = reference_value(env, policy, theta, 0, 10, "cpu", "restricted", {})
         eps = pgbench.estimator_params("restricted").epsilon
-        np.testing.assert_allclose(step, np.sqrt(2 * eps / (g @ g)) * g)
-        assert label == "exact-restricted"
+        np.testing.assert_allclose(step.value, np.sqrt(2 * eps / (g @ g)) * g)
+        assert step.label == "exact-restricted" and step.noise == 0.0
     env, policy = cartpole
     with pytest.raises(NoExactFormError, match="estimates the natural gradient, which has no"):
         reference_value(env, policy, policy.init(0), 0, 10, "cpu", "test-exact-natural")

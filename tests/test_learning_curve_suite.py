@@ -111,7 +111,14 @@ def test_run_via_cli_writes_curves_and_table(tmp_path, capsys):
     table = pd.read_csv(out / "results.csv")
     assert set(table["experiment"]) == {"learning-curve"}
     a2c = table[(table["method"] == "a2c") & (table["metric"] == "eval_return")]
-    assert a2c["x"].max() >= 1000  # the algorithm's own budget
+    assert a2c["x"].max() == 1000  # the algorithm's own budget
+    # every seed's points sit on the env's grid (log_every 400) and at the budget
+    cart = table[table["env_label"] == "cartpole"]
+    for (method, _), rows in cart.groupby(["method", "seed"]):
+        grid = [0, 400, 800, 1000] if method == "a2c" else [0, 400, 800]
+        assert sorted(set(rows["x"])) == grid, method
+        spent = rows[rows["metric"] == "env_steps"]
+        assert (spent["value"] >= spent["x"]).all()
     garnet = table[(table["env_label"] == "garnet") & (table["metric"] == "exact_value")]
     assert np.isfinite(garnet["value"]).all()
     final = pd.read_csv(out / "final_performance.csv")

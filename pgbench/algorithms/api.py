@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from pgbench.algorithms.trainer import TrainRun
 from pgbench.errors import InvalidSpecError
+from pgbench.kernels.timing import compile_seconds
 from pgbench.registry import ALGORITHMS
 
 
@@ -40,8 +42,12 @@ def train_run(
     """Train ``policy`` in ``env`` with algorithm ``name`` for ``env_steps`` env steps.
 
     Returns the finished :class:`TrainRun` (``run.theta`` the final parameters,
-    ``run.rows`` the learning-curve points (env_steps, metric, value)). A
-    gradient that became NaN or inf is a one-line error.
+    ``run.rows`` the learning-curve points (env_steps, metric, value),
+    ``run.compile_seconds_total`` the Numba compile (or cache load) seconds of the
+    warm-up and the run). A gradient that became NaN or inf is a one-line error.
+
+    Before the run's clock starts, :func:`warm_up` compiles every kernel the run
+    will call, so its ``seconds`` are training time only.
     """
     algo = ALGORITHMS.get(name)
     hp = algorithm_params(name, **params)
@@ -52,11 +58,14 @@ def train_run(
     if theta0 is None:
         theta0 = policy.init(seed)
     every = log_every if log_every is not None else max(1, env_steps // 20)
-    run = TrainRun(env, policy, theta0, env_steps, seed, backend, every, eval_episodes)
+    compiled = compile_seconds()
     # The batched network passes are small GEMMs: one BLAS thread per training run is
     # fastest, and parallel runs (sweep workers, A3C threads) must not oversubscribe.
     with np.errstate(over="ignore", invalid="ignore"), threadpool_limits(1, user_api="blas"):
+        warm_up(algo, hp, env, policy, theta0, seed, backend, eval_episodes)
+        run = TrainRun(env, policy, theta0, env_steps, seed, backend, every, eval_episodes)
         theta = algo.fn(run, hp)
+    run.compile_seconds_total = compile_seconds() - compiled
     if not np.all(np.isfinite(theta)):
         raise InvalidSpecError(
             f"{name} diverged: theta has non-finite entries after {run.env_steps} env steps"
@@ -65,6 +74,23 @@ def train_run(
     if any(m == "eval_return" and not math.isfinite(v) for _, m, v in run.rows if eval_episodes):
         raise InvalidSpecError(f"{name} produced a non-finite evaluation return")
     return run
+
+
+def warm_up(algo, hp, env, policy, theta0, seed, backend, eval_episodes) -> None:
+    """Run ``algo`` for one update on a throwaway :class:`TrainRun` (a budget of one env
+    step, a point after every update, one evaluation episode), so that the kernels of
+    its segments, network passes, optimizer and evaluation are compiled, or loaded from
+    Numba's cache, before the timed run starts its clock.
+
+    The throwaway run has its own lanes, streams and ``rng``; the timed run shares
+    nothing with it but compiled code, so its results are those of a cold start.
+    """
+    warm = TrainRun(env, policy, theta0, 1, seed, backend, 1, min(eval_episodes, 1))
+    algo.fn(warm, hp)
+    if warm.compile_seconds > 0:
+        # compiling leaves many new objects behind: a full collection now, instead of
+        # one the allocator would soon trigger inside the timed run
+        gc.collect()
 
 
 def history_frame(run: TrainRun, algorithm: str, params: dict) -> pd.DataFrame:

@@ -2,8 +2,12 @@
 
 Algorithms draw experience through a :class:`TrainRun` only, so env steps are
 counted the same way for all of them, and they report after each update with
-:meth:`TrainRun.log`. Every ``log_every`` env steps the run records one point
-of the learning curve (the tidy rows of :mod:`pgbench.results`):
+:meth:`TrainRun.log`. The learning curve (the tidy rows of :mod:`pgbench.results`)
+has its points on the grid x = 0, ``log_every``, 2 ``log_every``, ... (below the
+budget) and x = the budget: the point at x holds the state after the first update
+that brought the env-step count to x or beyond (its ``env_steps`` metric says how
+far beyond). Every seed of a run therefore logs at the same x; an update that
+crosses several grid points gives a point at the largest of them only.
 
 ==================  =============================================================
 metric              meaning
@@ -14,7 +18,9 @@ metric              meaning
                     episodes of the greedy / mean-action policy (own streams)
 ``exact_value``     J(theta) in closed form, where the env has one (tabular)
 ``optimal_value``   max over policies of J by value iteration (tabular; constant)
-``seconds``         wall time of training so far, evaluation excluded
+``seconds``         wall time of training so far, evaluation and Numba
+                    compilation (or cache loading) excluded
+``env_steps``       env steps actually spent when the point was recorded (>= x)
 ``grad_norm``       L2 norm of the last update's policy gradient estimate
 ``kl``              mean KL(pi_old || pi_new) of the last update on its batch
 ``entropy``         mean policy entropy (nats) on the last batch
@@ -33,7 +39,7 @@ import time
 
 import numpy as np
 
-from pgbench.kernels import Lanes, Segment, build, build_returns
+from pgbench.kernels import Lanes, Segment, build, build_returns, timing
 from pgbench.sampling import Sampler, kernel_target
 from pgbench.sweep import derive_seed
 
@@ -43,6 +49,7 @@ CURVE_METRICS = (
     "exact_value",
     "optimal_value",
     "seconds",
+    "env_steps",
     "grad_norm",
     "kl",
     "entropy",
@@ -50,7 +57,7 @@ CURVE_METRICS = (
 # Metrics logged only where they exist: exact values on tabular envs, evaluation
 # returns when evaluation episodes are asked for, KL and entropy for algorithms
 # that compute them. A missing training return (no episode ended yet) stays NaN.
-_WHERE_DEFINED = frozenset(CURVE_METRICS) - {"train_return", "seconds"}
+_WHERE_DEFINED = frozenset(CURVE_METRICS) - {"train_return", "seconds", "env_steps"}
 
 
 class TrainRun:
@@ -97,7 +104,12 @@ class TrainRun:
         self._pending_returns: list[np.ndarray] = []
         self._next_log = 0
         self._n_logged = 0
+        self._point = 0  # index in rows of the last point's first row
+        self._point_steps = -1  # env steps at the last point
+        # the clock: wall time since here, less evaluation and Numba compilation
         self._eval_seconds = 0.0
+        self._eval_compile = 0.0  # compile seconds inside evaluation (counted there)
+        self._compile_start = timing.compile_seconds()
         self._start = time.perf_counter()
 
     # ------------------------------------------------------------ experience
@@ -153,31 +165,57 @@ class TrainRun:
 
     def finish(self, theta: np.ndarray) -> None:
         """Record the final point unless the last update already did."""
-        if not self.rows or self.rows[-1][0] != self.env_steps:
+        if self._point_steps != self.env_steps:
             self._record(theta, {})
 
+    @property
+    def compile_seconds(self) -> float:
+        """Seconds of Numba compilation (or cache loading) since the run started."""
+        return timing.compile_seconds() - self._compile_start
+
+    def training_seconds(self) -> float:
+        """Wall seconds since the run started, less evaluation and Numba compilation."""
+        compiled = self.compile_seconds - self._eval_compile  # evaluation's is in _eval_seconds
+        return time.perf_counter() - self._start - self._eval_seconds - compiled
+
+    def grid_point(self, steps: int) -> int:
+        """The curve's x of a point recorded after ``steps`` env steps: the budget once it
+        is spent, else the largest multiple of ``log_every`` at or below ``steps``."""
+        if steps >= self.budget:
+            return self.budget
+        return steps // self.log_every * self.log_every
+
     def _record(self, theta: np.ndarray, metrics: dict) -> None:
-        seconds = time.perf_counter() - self._start - self._eval_seconds
+        seconds = self.training_seconds()
         returns = self._drain_returns()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), timing.compile_seconds()
         values = {
             "train_return": float(returns.mean()) if returns.size else math.nan,
             "eval_return": self.evaluate(theta),
             "exact_value": self._exact_value(theta),
             "optimal_value": self._optimal_value(),
             "seconds": seconds,
+            "env_steps": float(self.env_steps),
         }
         self._eval_seconds += time.perf_counter() - t0
+        self._eval_compile += timing.compile_seconds() - c0
         for name in ("grad_norm", "kl", "entropy"):
             values[name] = float(metrics.get(name, math.nan))
-        x = self.env_steps
+        steps = self.env_steps
+        x = self.grid_point(steps)
+        if self.rows and self.rows[-1][0] == x:
+            # a later state at the same grid point (threads that finished their segment
+            # after the budget was spent): it replaces the earlier one
+            del self.rows[self._point :]
+        self._point = len(self.rows)
+        self._point_steps = steps
         self.rows.extend(
             (x, name, values[name])
             for name in CURVE_METRICS
             if not (name in _WHERE_DEFINED and math.isnan(values[name]))
         )
         self._n_logged += 1
-        while self._next_log <= x:
+        while self._next_log <= steps:
             self._next_log += self.log_every
 
     def _drain_returns(self) -> np.ndarray:

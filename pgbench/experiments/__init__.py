@@ -28,10 +28,14 @@ class CellOutput:
 
     rows: the metric rows, in a fixed order.
     columns: cell-level columns added to every row (e.g. ``{"reference": "exact"}``).
+    compile_seconds: seconds spent compiling (or loading from the cache) the cell's Numba
+        kernels before its clock started, kept out of its ``seconds`` metric; the runner
+        records it in ``metadata.json`` (0.0 where the experiment does not measure it).
     """
 
     rows: list[MetricRow]
     columns: dict = field(default_factory=dict)
+    compile_seconds: float = 0.0
 
 
 def get_experiment(kind: str) -> Callable:

@@ -2,10 +2,13 @@
 
 Rows have ``x_name = "env_steps"`` and the metrics of
 :data:`pgbench.algorithms.trainer.CURVE_METRICS` (train and evaluation return,
-exact value where the env has one, seconds, gradient norm, KL, entropy), one
-point every ``log_every`` env steps plus the start and the end of the budget.
-The replicate seed is the run seed: every algorithm of one seed starts from
-the same initial parameters ``policy.init(seed)``.
+exact value where the env has one, seconds, env steps spent, gradient norm, KL,
+entropy), at x = 0, ``log_every``, 2 ``log_every``, ... and the budget: the same
+grid for every seed (:class:`~pgbench.algorithms.trainer.TrainRun` says what a
+point holds). ``seconds`` is training time; the Numba compile (or cache load)
+time of the cell, spent in a warm-up before the clock starts, is the cell's
+``compile_seconds``. The replicate seed is the run seed: every algorithm of one
+seed starts from the same initial parameters ``policy.init(seed)``.
 """
 
 from __future__ import annotations
@@ -35,4 +38,4 @@ def run_cell(cell) -> CellOutput:
         **cell.method.params,
     )
     rows = [MetricRow("env_steps", x, metric, value) for x, metric, value in run.rows]
-    return CellOutput(rows=rows)
+    return CellOutput(rows=rows, compile_seconds=run.compile_seconds_total)
