@@ -17,17 +17,28 @@ they can register components that suites then name.
 
 Exit codes: 0 success; 1 some cells failed (see failures.jsonl), a file could
 not be written, or ``compare`` found a regression; 2 a user error (invalid
-suite, unknown name, bad arguments, a run directory locked by another run, a
-missing optional dependency),
+suite, unknown name, bad arguments, a run directory that cannot be created or is locked
+by another run, a missing optional dependency),
 reported as ONE line on stderr: ``file:line:col: message`` for suites,
-``pgbench: error: message`` otherwise; 130 interrupted.
+``pgbench: error: message`` otherwise; 130 interrupted (Ctrl-C); 143 terminated
+(SIGTERM, handled like Ctrl-C: the cell in flight is stopped, its workers too, finished
+cells are kept, the run directory's lock is released and its metadata says
+``interrupted``; a second SIGTERM ends the process at once).
+
+A valid suite can still warn (e.g. an env-step budget that buys fewer than a handful of
+updates): ``pgbench run`` prints each warning as one line on stderr,
+``pgbench: warning: file:line:col: message``, and runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pgbench.errors import PgbenchError
@@ -35,6 +46,31 @@ from pgbench.errors import PgbenchError
 EXECUTORS = ("serial", "local", "dask")
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, the shell's code for a process ended by SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it takes Ctrl-C's path (every ``except
+    KeyboardInterrupt`` and ``finally`` on the way cleans up)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the block runs (main thread only: a
+    handler cannot be installed elsewhere), then restore the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,18 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pgbench`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        from pgbench.celltask import load_plugins, plugin_modules
-
-        load_plugins(plugin_modules())
-        if args.command == "run":
-            return _run(args)
-        if args.command == "report":
-            return _report(args)
-        if args.command == "compare":
-            from pgbench import compare
-
-            return compare.run(args)
-        return _list()
+        with _sigterm_as_interrupt():
+            return _command(args)
     except PgbenchError as exc:
         from pgbench.config import SuiteError
 
@@ -126,14 +152,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line.splitlines()[0] if line else "pgbench: error", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        print(f"pgbench: error:{where} {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"pgbench: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED_CELLS
-    except KeyboardInterrupt:
-        print(
-            "pgbench: interrupted (finished cells are kept; run again to resume)", file=sys.stderr
-        )
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        what = "terminated by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+        print(f"pgbench: {what} (finished cells are kept; run again to resume)", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
+def _command(args: argparse.Namespace) -> int:
+    from pgbench.celltask import load_plugins, plugin_modules
+
+    load_plugins(plugin_modules())
+    if args.command == "run":
+        return _run(args)
+    if args.command == "report":
+        return _report(args)
+    if args.command == "compare":
+        from pgbench import compare
+
+        return compare.run(args)
+    return _list()
 
 
 def _list() -> int:
@@ -163,9 +203,9 @@ def _list() -> int:
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from pgbench.config import parse_suite, read_suite
+    from pgbench.config import parse_suite, read_suite, warning_lines
     from pgbench.executors import make_executor
-    from pgbench.runner import run_suite
+    from pgbench.runner import default_run_dir, run_suite
 
     executor = make_executor(
         args.executor,
@@ -176,7 +216,11 @@ def _run(args: argparse.Namespace) -> int:
     )
     text = read_suite(args.suite)
     suite = parse_suite(text, str(args.suite))
+    for line in warning_lines(suite, text, str(args.suite)):
+        print(f"pgbench: warning: {line}", file=sys.stderr)
 
+    run_dir = args.out if args.out is not None else default_run_dir(suite)
+    _create_run_dir(run_dir)
     err = Console(stderr=True, highlight=False)
     out_console = Console(highlight=False)
     if not out_console.is_terminal:  # logs and pipes: do not squeeze tables into 80 columns
@@ -184,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
     with _ProgressObserver(err, quiet=args.quiet) as observer:
         summary = run_suite(
             suite,
-            args.out,
+            run_dir,
             suite_text=text,
             suite_file=str(args.suite),
             executor=executor,
@@ -211,6 +255,29 @@ def _run(args: argparse.Namespace) -> int:
         )
     out_console.print(_summary_line(summary), soft_wrap=True)
     return EXIT_OK if summary.ok else EXIT_FAILED_CELLS
+
+
+class RunDirError(PgbenchError):
+    """The run directory cannot be created (a file in the way, a name too long, ...)."""
+
+
+def _create_run_dir(run_dir: Path) -> None:
+    """Create ``run_dir`` and its missing parents, or raise :class:`RunDirError` (one line)
+    after removing the parents it created."""
+    missing = []
+    for path in (run_dir, *run_dir.parents):
+        if os.path.lexists(path):
+            break
+        missing.append(path)  # deepest first
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        for path in missing:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise RunDirError(
+            f"cannot create the run directory {run_dir}: {exc.strerror or exc}"
+        ) from None
 
 
 def _write_reports(summary) -> list[Path]:

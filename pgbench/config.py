@@ -1,11 +1,18 @@
 """Suites: what to run, as frozen pydantic models, loaded from YAML with file:line:col errors.
 
-A suite is one YAML mapping. Every experiment kind shares the *common* keys;
-each kind adds its own (only ``gradient-quality`` exists so far; a later kind,
-e.g. ``learning-curve``, adds a model to :data:`SUITE_KINDS`)::
+A suite is one YAML mapping. Every experiment kind shares the *common* keys and
+adds its own; :data:`SUITE_KINDS` maps ``experiment`` to the model:
+
+* ``gradient-quality`` (:class:`GradientQualitySuite`) and ``learning-curve``
+  (:class:`LearningCurveSuite`): their keys below;
+* ``two-agent`` and ``game-estimators`` (learners playing iterated games, and game
+  derivative estimators): keys in the docstring of :mod:`pgbench.games.suite`.
+
+::
 
     # common keys
-    name: quickstart              # run directory name: results/<name>/ (letters, digits, . _ -)
+    name: quickstart              # run directory name: results/<name>/ (letters, digits,
+                                  # . _ -; at most 100 characters)
     experiment: gradient-quality  # experiment kind, picks the model below
     description: ...              # optional free text
     seeds: [0, 1, 2]              # explicit non-negative seeds, or an int n meaning 0 .. n-1
@@ -18,7 +25,9 @@ e.g. ``learning-curve``, adds a model to :data:`SUITE_KINDS`)::
       - {name: linear-softmax, params: {init_scale: 0.1}}    # (tabular-softmax <-> discrete
                                                              # states, linear-softmax <-> vectors)
     compare: {threshold: 1.25, alpha: 0.05, metrics: [mse, cosine]}  # optional settings of
-                                  # pgbench compare (pgbench.compare); not part of the cells
+                                  # pgbench compare (pgbench.compare); not part of the cells;
+                                  # also strict: true (fail underpowered rows) and
+                                  # pair_by: label (pair rows by labels, not params)
     # gradient-quality keys
     repeats: 20                   # R >= 2 independent estimates per (cell, batch size)
     batch_sizes: [4, 16, 64, 256] # episodes per estimate (the x axis), distinct
@@ -38,6 +47,26 @@ e.g. ``learning-curve``, adds a model to :data:`SUITE_KINDS`)::
       - {name: reinforce, label: reinforce-optimal, params: {baseline: optimal}}
       - {name: fd-forward, min_batch: 64}          # batch sizes below 64 are not run
       - {name: q-critic, params: {critic: exact}, envs: [garnet]}  # only on these env labels
+
+A ``learning-curve`` suite lists ``algorithms`` instead of ``estimators``::
+
+    # learning-curve keys
+    env_steps: 300000             # env-step budget of each run
+    log_every: 15000              # env steps between curve points (default: budget / 20)
+    eval_episodes: 10             # greedy episodes per curve point
+    envs:                         # each may add env_steps, log_every and target (the
+      - {name: cartpole-v1, log_every: 10000, target: 475}   # return that counts as
+      - {name: pendulum-v1, env_steps: 1000000}              # solved: a report setting)
+    algorithms:                   # each: a name, or {name, params, label, envs, policies,
+      - ppo-clip                  #   env_steps, seeds}
+      - {name: reinforce, params: {episodes: 16}, envs: [cartpole-v1], env_steps: 500000}
+      - {name: npg, seeds: 3}     # only the suite's first 3 seeds
+
+Budgets (learning-curve): a run's budget is its algorithm's ``env_steps``, else its
+env's, else the suite's. A budget below the env steps of one update
+(:func:`pgbench.algorithms.budget.steps_per_update`) is an error at the key that set
+it; one that buys fewer than a handful of updates is a warning
+(:meth:`Suite.warnings`, printed by ``pgbench run`` with its position).
 
 Theta points: every key but ``kind`` and ``label`` belongs to one kind
 (``init``: seed; ``random``: seed, scale (default 1.0); ``path``: seed, steps,
@@ -63,6 +92,21 @@ for that env; a policy no env accepts, or an env no policy accepts, is an
 error), and estimator params (also those of a path) are validated with
 :func:`pgbench.estimator_params`.
 
+Parameters are strictly typed: estimator, algorithm and learner hyperparameters (nested
+ones too) are :class:`pgbench.params.HyperParams` (no strings or booleans for numbers,
+no numbers for booleans, finite floats, ints where floats are expected); env and policy
+params must fit their factory's int / float / bool / str annotations the same way.
+
+Bounds, each checked before anything large is built, with the size in the message:
+
+* YAML: at most :data:`MAX_NODES` (100,000) values with every alias expanded, lists and
+  mappings nested at most :data:`MAX_DEPTH` (100) deep, no alias inside the node it names;
+* at most :data:`MAX_CELLS` (1,000,000) cells (envs x policies x methods x points x seeds);
+* a named tabular MDP's P (S, A, S) float64 within 2 GiB
+  (:data:`pgbench.envs.checks.MAX_TABLE_BYTES`);
+* the stored episodes of one estimate (batch size x horizon x (obs + P + 3) float64) or
+  of one learning-curve update within :data:`pgbench.sampling.MAX_ROLLOUT_BYTES` (32 GiB).
+
 Errors: :func:`load_suite` raises :class:`SuiteError` whose message is ONE line,
 ``path/to/suite.yaml:LINE:COL: message`` (1-based, at the offending YAML node),
 for YAML syntax errors, bytes that are not UTF-8, duplicate keys (at the second one),
@@ -75,6 +119,7 @@ read at all has no position: ``path/to/suite.yaml: cannot read suite: reason``
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from collections.abc import Iterator
@@ -98,11 +143,15 @@ from pydantic_core import PydanticCustomError
 
 from pgbench.errors import PgbenchError
 from pgbench.registry import ENVS, ESTIMATORS, POLICIES, suggest
+from pgbench.sampling import rollout_problem
 
 NonNegInt = Annotated[int, Strict(), Field(ge=0)]
 PosInt = Annotated[int, Strict(), Field(ge=1)]
 PosFloat = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
+FiniteFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Name = Annotated[str, Strict(), Field(min_length=1)]
+MAX_CELLS = 1_000_000  # cells of one suite (envs x policies x methods x points x seeds)
+MAX_NAME = 100  # characters of a suite name (a directory name; file systems allow 255 bytes)
 Params = dict[str, JsonValue]
 Loc = tuple[str | int, ...]
 
@@ -137,11 +186,18 @@ def default_label(name: str, params: dict) -> str:
     return name + "(" + ",".join(f"{k}={_short(v)}" for k, v in params.items()) + ")"
 
 
+_STRICT = {
+    tp: TypeAdapter(tp, config=ConfigDict(strict=True, allow_inf_nan=False))
+    for tp in (int, float, bool, str)
+}
+
+
 def _check_factory_params(
     factory, params: dict, kind: str, name: str, where: Loc, skip: tuple[str, ...] = ()
 ) -> None:
     """Reject keys ``factory`` does not take and values that do not fit its int/float/bool/str
-    annotations (strict: no strings for numbers), each at its own key."""
+    annotations (strict: no strings for numbers, no booleans for numbers; finite floats),
+    each at its own key."""
     try:
         sig = inspect.signature(factory, eval_str=True)
     except (NameError, TypeError, ValueError):
@@ -156,12 +212,30 @@ def _check_factory_params(
         annotation = known[key].annotation
         if annotation in (int, float, bool, str):
             try:
-                TypeAdapter(annotation, config=ConfigDict(strict=True)).validate_python(value)
+                _STRICT[annotation].validate_python(value)
             except ValidationError as exc:
                 _fail(
                     (*where, key),
                     f"{kind} {name!r} parameter {key!r}: {exc.errors()[0]['msg']}, got {value!r}",
                 )
+
+
+def first_repeat(values: typing.Sequence) -> int | None:
+    """Index of the first entry equal to an earlier one, or None (linear time)."""
+    seen: set = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            return i
+        seen.add(v)
+    return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _one_line(exc: BaseException) -> str:
@@ -342,6 +416,12 @@ class CompareSpec(BaseModel):
     metrics: Annotated[tuple[MetricName, ...], Field(min_length=1)] | None = Field(
         default=None, description="metrics compared (default: pgbench.compare.DEFAULT_METRICS)"
     )
+    strict: Annotated[bool, Strict()] = Field(
+        default=False, description="fail underpowered comparisons (pgbench compare --strict)"
+    )
+    pair_by: Literal["config", "label"] = Field(
+        default="config", description="pair rows by configuration or by labels (--pair-by)"
+    )
 
     @field_validator("thresholds")
     @classmethod
@@ -361,9 +441,9 @@ class Suite(BaseModel):
     kind: ClassVar[str] = ""
     method_key: ClassVar[str] = ""  # the key listing the compared methods (a grid axis)
 
-    name: Annotated[str, Strict(), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = Field(
-        description="run directory name"
-    )
+    name: Annotated[
+        str, Strict(), Field(max_length=MAX_NAME, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    ] = Field(description="run directory name")
     experiment: str = Field(description="experiment kind")
     description: Annotated[str, Strict()] = ""
     seeds: tuple[NonNegInt, ...] = Field(min_length=1, description="replicate seeds")
@@ -378,20 +458,52 @@ class Suite(BaseModel):
         if isinstance(value, int) and not isinstance(value, bool):
             if value < 1:
                 raise ValueError("a seed count must be at least 1")
+            if value > MAX_CELLS:
+                raise ValueError(
+                    f"{value:,} seeds would make at least {value:.3g} cells (bound: {MAX_CELLS:,})"
+                )
             return list(range(value))
         if not isinstance(value, (list, tuple)):
+            hint = ""
+            if isinstance(value, str) and _is_number(value):
+                hint = " (YAML reads this as text; write the count as digits: 1000, not 1e3)"
+            elif isinstance(value, float):
+                hint = " (a count must be an integer: 1000, not 1e3 or 1000.0)"
             raise ValueError(
                 "seeds must be a list of non-negative integers or a count n (meaning 0 .. n-1)"
+                + hint
             )
         return value
 
     @field_validator("seeds")
     @classmethod
     def _distinct_seeds(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        for i, s in enumerate(value):
-            if s in value[:i]:
-                _fail(("seeds", i), f"seed {s} is listed twice")
+        i = first_repeat(value)
+        if i is not None:
+            _fail(("seeds", i), f"seed {value[i]} is listed twice")
         return value
+
+    @model_validator(mode="after")
+    def _check_grid_size(self) -> Suite:
+        """At most :data:`MAX_CELLS` cells, before any env or policy is built."""
+        axes = [
+            (key, len(getattr(self, key)))
+            for key in ("envs", "policies", self.method_key, "seeds")
+            if key
+        ]
+        points = self.points
+        if points != (None,):
+            axes.insert(-1, ("thetas", len(points)))
+        cells = math.prod(n for _, n in axes)
+        if cells > MAX_CELLS:
+            key = max(axes, key=lambda a: a[1])[0]
+            _fail(
+                (key,) if key in self.model_fields_set else (),
+                "the grid has "
+                + " x ".join(f"{n:,} {k}" for k, n in axes)
+                + f" = {cells:,} cells (bound: {MAX_CELLS:,})",
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_common(self) -> Suite:
@@ -403,6 +515,10 @@ class Suite(BaseModel):
             _fail(("backend",), str(exc))
         self.pairs()  # constructs and checks every env and policy
         return self
+
+    def warnings(self) -> list[tuple[Loc, str]]:
+        """(location, message) of what is valid but likely a mistake; none by default."""
+        return []
 
     @property
     def methods(self) -> tuple[Spec, ...]:
@@ -430,10 +546,15 @@ class Suite(BaseModel):
 
         Raises the first problem as a validation error (see :func:`_fail`).
         """
-        envs = [_build_env(i, spec) for i, spec in enumerate(self.envs)]
+        return [(i, j) for i, _, j, _ in self.built_pairs()]
+
+    def built_pairs(self) -> list[tuple[int, Any, int, Any]]:
+        """(env index, env, policy index, policy), built, of every pair where the env accepts
+        the policy, in (env, policy) order. Raises the first problem as a validation error."""
         _check_labels("envs", "environment", self.envs)
         _check_labels("policies", "policy", self.policies)
-        fits: list[tuple[int, int]] = []
+        envs = [_build_env(i, spec) for i, spec in enumerate(self.envs)]
+        built: list[tuple[int, Any, int, Any]] = []
         for j, spec in enumerate(self.policies):
             try:
                 factory = POLICIES.get(spec.name)
@@ -442,21 +563,20 @@ class Suite(BaseModel):
             _check_factory_params(
                 factory, spec.params, "policy", spec.name, ("policies", j, "params"), skip=("env",)
             )
-            first_error = None
+            first_error, before = None, len(built)
             for i, env in enumerate(envs):
                 try:
-                    spec.build(env)
+                    built.append((i, env, j, spec.build(env)))
                 except (PgbenchError, ValueError, TypeError) as exc:
                     first_error = first_error or _one_line(exc)
-                else:
-                    fits.append((i, j))
-            if not any(jj == j for _, jj in fits):
+            if len(built) == before:
                 where = ("policies", j, "params") if spec.params else ("policies", j)
                 _fail(where, f"policy {spec.display!r} fits none of the envs: {first_error}")
+        accepted = {i for i, _, _, _ in built}
         for i, spec in enumerate(self.envs):
-            if not any(ii == i for ii, _ in fits):
+            if i not in accepted:
                 _fail(("envs", i), f"no policy in the suite accepts environment {spec.display!r}")
-        return sorted(fits)
+        return sorted(built, key=lambda pair: (pair[0], pair[2]))
 
 
 class GradientQualitySuite(Suite):
@@ -499,9 +619,9 @@ class GradientQualitySuite(Suite):
     @field_validator("batch_sizes")
     @classmethod
     def _distinct_sizes(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        for i, n in enumerate(value):
-            if n in value[:i]:
-                _fail(("batch_sizes", i), f"batch size {n} is listed twice")
+        i = first_repeat(value)
+        if i is not None:
+            _fail(("batch_sizes", i), f"batch size {value[i]} is listed twice")
         return value
 
     @model_validator(mode="after")
@@ -521,6 +641,7 @@ class GradientQualitySuite(Suite):
         self._check_thetas()
         self._check_env_lists()
         self._check_budgets()
+        self._check_memory()
         return self
 
     def _check_thetas(self) -> None:
@@ -563,13 +684,40 @@ class GradientQualitySuite(Suite):
                         "lower min_batch or raise max_batch",
                     )
 
+    def _check_memory(self) -> None:
+        """The stored episodes of one estimate (the largest batch size run on an env, and
+        a path point's ``episodes``) fit in :data:`pgbench.sampling.MAX_ROLLOUT_BYTES`.
+        Checked for every estimator, also those that only stream per-episode sums."""
+        paths = [
+            (("thetas", t) if self.thetas is not None else ("theta",), p.episodes)
+            for t, p in enumerate(self.points)
+            if p.kind == "path" and p.episodes is not None
+        ]
+        for i, env, j, policy in self.built_pairs():
+            spec = self.envs[i]
+            sizes = [
+                n for e in self.estimators if self.runs(spec, e) for n in self.sizes_for(spec, e)
+            ]
+            largest = max(sizes)
+            budgets = [(("batch_sizes", self.batch_sizes.index(largest)), largest), *paths]
+            for where, episodes in budgets:
+                what = f"a batch of {episodes:,} episodes"
+                msg = rollout_problem(what, episodes * env.horizon, env, policy)
+                if msg:
+                    size = where[0] == "batch_sizes"
+                    _fail(
+                        where if size else (*where, "episodes"),
+                        f"on env {spec.display!r} with policy {self.policies[j].display!r}, "
+                        f"{msg}; lower it" + (" (or give the env a max_batch)" if size else ""),
+                    )
+
 
 class CurveEnvSpec(EnvSpec):
     """An environment of a learning-curve suite, with its own budget and log interval."""
 
     env_steps: PosInt | None = Field(default=None, description="budget on this env")
     log_every: PosInt | None = Field(default=None, description="curve interval on this env")
-    target: float | None = Field(
+    target: FiniteFloat | None = Field(
         default=None,
         description="evaluation return that counts as solved (a report setting: the final "
         "table counts the seeds reaching it; not part of the cells)",
@@ -664,11 +812,59 @@ class LearningCurveSuite(Suite):
                             f"algorithm {algo.display!r} lists {what} {label!r}, which is not "
                             f"one of the suite's {what} labels" + suggest(label, labels),
                         )
-        pairs = self.pairs()
+        built = self.built_pairs()
         for k, algo in enumerate(self.algorithms):
-            if not any(self.runs(self.envs[i], algo, self.policies[j]) for i, j in pairs):
+            if not any(self.runs(self.envs[i], algo, self.policies[j]) for i, _, j, _ in built):
                 _fail(("algorithms", k), f"algorithm {algo.display!r} runs on no env / policy pair")
+        self._updates(built)
         return self
+
+    def budget_of(self, i: int, k: int) -> tuple[int, Loc]:
+        """(env-step budget, the key that sets it) of algorithm ``k`` on env ``i``: the
+        algorithm's ``env_steps``, else the env's, else the suite's."""
+        algo, env = self.algorithms[k], self.envs[i]
+        if algo.env_steps is not None:
+            return algo.env_steps, ("algorithms", k, "env_steps")
+        if env.env_steps is not None:
+            return env.env_steps, ("envs", i, "env_steps")
+        return self.env_steps, ("env_steps",)
+
+    def _updates(self, built) -> list[tuple[Loc, str]]:
+        """Check that every cell's budget buys one update and that one update's stored
+        steps fit in :data:`pgbench.sampling.MAX_ROLLOUT_BYTES` (validation errors); return
+        the warnings of budgets that buy only a few updates, as (location, message)."""
+        from pgbench.algorithms.budget import budget_warning, steps_per_update
+
+        warnings: dict[tuple[Loc, str], None] = {}  # ordered, without repeats
+        for k, algo in enumerate(self.algorithms):
+            where_params = ("algorithms", k, "params") if algo.params else ("algorithms", k)
+            for i, env, j, policy in built:
+                if not self.runs(self.envs[i], algo, self.policies[j]):
+                    continue
+                where = f"algorithm {algo.display!r} on env {self.envs[i].display!r}"
+                try:
+                    fewest, most = steps_per_update(algo.name, env, policy=policy, **algo.params)
+                except PgbenchError as exc:
+                    _fail(where_params, f"{where}: {_one_line(exc)}")
+                budget, key = self.budget_of(i, k)
+                if budget < fewest:
+                    _fail(
+                        key,
+                        f"{where}: a budget of {budget:,} env steps is less than one update "
+                        f"({fewest:,} env steps); raise env_steps or make the update smaller",
+                    )
+                problem = rollout_problem("one update", most, env, policy)
+                if problem:
+                    _fail(where_params, f"{where}: {problem}")
+                warning = budget_warning(where, budget, fewest, most)
+                if warning:
+                    warnings[(key, warning)] = None
+        return list(warnings)
+
+    def warnings(self) -> list[tuple[Loc, str]]:
+        """(location, message) of budgets that buy fewer than a handful of updates (see
+        :func:`pgbench.algorithms.budget.budget_warning`); the suite is valid."""
+        return self._updates(self.built_pairs())
 
 
 SUITE_KINDS: dict[str, type[Suite]] = {
@@ -722,6 +918,9 @@ def _build_env(i: int, spec: EnvSpec):
     try:
         return spec.build()
     except (PgbenchError, ValueError, TypeError) as exc:
+        param = getattr(exc, "param", None)  # the parameter responsible, if the error names one
+        if param in spec.params:
+            _fail(("envs", i, "params", param), _one_line(exc))
         _fail(("envs", i, "params") if spec.params else ("envs", i), _one_line(exc))
 
 
@@ -771,7 +970,23 @@ def _fail_params(
         known = _fields_at(model, key[:-1])
         if known and not any(name in msg for name in ("did you mean", "; known:")):
             msg += suggest(str(key[-1]), known)
+    elif key and "got " not in msg:
+        value = _at(params, key)
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            msg += f", got {_short_repr(value)}"
     _fail((*where, *key), msg, at_key=unknown)
+
+
+def _at(data: Any, path: Loc) -> Any:
+    """``data[path[0]][path[1]]...`` (the path exists)."""
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _short_repr(value: Any, width: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 # ---------------------------------------------------------------- YAML loading
@@ -846,10 +1061,25 @@ def parse_suite(text: str, filename: str = "<suite>") -> Suite:
         raise error(loc, msg, at_key) from None
 
 
+def warning_lines(suite: Suite, text: str, filename: str = "<suite>") -> list[str]:
+    """``filename:LINE:COL: message`` of each of ``suite.warnings()``; ``text`` is the YAML
+    the suite was parsed from."""
+    warnings = suite.warnings()
+    if not warnings:
+        return []
+    node, _ = _compose(text, filename)
+    lines = []
+    for loc, msg in warnings:
+        line, col = _position(node, loc, False)
+        lines.append(f"{filename}:{line}:{col}: {msg}")
+    return lines
+
+
 def _compose(text: str, filename: str):
-    """(root node, Python data) of a one-document YAML text, rejecting duplicate keys."""
+    """(root node, Python data) of a one-document YAML text, rejecting duplicate keys and
+    what :class:`_SuiteLoader` refuses (deep nesting, alias cycles and bombs)."""
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _SuiteLoader(text, filename)
         try:
             node = loader.get_single_node()
             if node is not None:
@@ -857,6 +1087,8 @@ def _compose(text: str, filename: str):
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except RecursionError:  # not expected below MAX_DEPTH; a deep call stack at the caller
+        raise SuiteError(f"{filename}:1:1: YAML nesting too deep to read") from None
     except yaml.MarkedYAMLError as exc:
         mark, context = exc.problem_mark or exc.context_mark, exc.context
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -879,6 +1111,66 @@ def _compose(text: str, filename: str):
     if node is None:
         raise SuiteError(f"{filename}:1:1: suite is empty")
     return node, data
+
+
+MAX_DEPTH = 100  # lists and mappings nested in one another
+MAX_NODES = 100_000  # scalars, lists and mappings of the document with every alias expanded
+
+
+class _SuiteLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing (one line, at the offending node) a document that
+    nests lists and mappings deeper than :data:`MAX_DEPTH`, an alias inside the list or
+    mapping it names (a cycle), and a document larger than :data:`MAX_NODES` nodes with
+    every alias expanded (a "billion laughs").
+
+    Checked while composing, before anything is built: PyYAML's composer recurses per
+    level, and what comes after it (duplicate keys, construction, pydantic, hashing)
+    walks the expanded tree, which an alias bomb makes astronomically large.
+    """
+
+    def __init__(self, text: str, filename: str) -> None:
+        super().__init__(text)
+        self.filename = filename
+        self.depth = 0
+        self.expanded = 0  # nodes composed so far, an alias counting its node's size
+        self.sizes: dict[int, int] = {}  # id(anchored node) -> its expanded size
+        self.open: list[str] = []  # anchors of the lists / mappings being composed
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self.open:
+                self._fail(event, f"alias *{event.anchor} is inside the node it names (a cycle)")
+            node = super().compose_node(parent, index)  # an undefined alias raises here
+            self._count(self.sizes.get(id(node), 1), event)
+            return node
+        if isinstance(event, yaml.CollectionStartEvent) and self.depth >= MAX_DEPTH:
+            self._fail(event, f"lists and mappings nested deeper than {MAX_DEPTH} levels")
+        before = self.expanded
+        self._count(1, event)
+        self.depth += 1
+        self.open.append(event.anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+            self.open.pop()
+        if event.anchor is not None:
+            self.sizes[id(node)] = self.expanded - before
+        return node
+
+    def _count(self, n: int, event: yaml.Event) -> None:
+        self.expanded += n
+        if self.expanded > MAX_NODES:
+            self._fail(
+                event,
+                f"the suite has more than {MAX_NODES:,} values with its aliases expanded "
+                "(an alias bomb?)",
+            )
+
+    def _fail(self, event: yaml.Event, msg: str) -> typing.NoReturn:
+        m = event.start_mark
+        raise SuiteError(f"{self.filename}:{m.line + 1}:{m.column + 1}: {msg}")
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -909,9 +1201,13 @@ def _reject_duplicate_keys(node: yaml.Node, filename: str) -> None:
 
 
 def _walk(node: yaml.Node) -> Iterator[yaml.Node]:
-    stack = [node]
+    """Every node under ``node`` once (an aliased node is one node reached twice)."""
+    stack, seen = [node], set()
     while stack:
         n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
         yield n
         if isinstance(n, yaml.MappingNode):
             stack.extend(v for pair in n.value for v in pair)
@@ -993,7 +1289,7 @@ def _describe(model: type[BaseModel], err: dict) -> tuple[Loc, str, bool]:
         msg = msg[len("Value error, ") :]
     value = err.get("input")
     if isinstance(value, (str, int, float, bool)) or value is None:
-        msg += f", got {value!r}"
+        msg += f", got {_short_repr(value)}"
     return loc, f"{_dotted(loc)}: {msg}" if loc else msg, False
 
 

@@ -26,3 +26,8 @@ class BackendUnavailableError(PgbenchError, RuntimeError):
 
 class NonFiniteGradientError(PgbenchError):
     """An estimator (or a reference gradient) returned NaN or infinite entries."""
+
+
+class PgbenchWarning(UserWarning):
+    """Valid input that likely does not do what was meant (e.g. a training budget that
+    buys fewer than a handful of updates)."""

@@ -12,10 +12,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pgbench.envs.checks import human_bytes
 from pgbench.errors import InvalidSpecError
 from pgbench.kernels import EpisodeSums, build
 
 BACKENDS = {"cpu": "parallel", "parallel": "parallel", "serial": "serial", "cuda": "cuda"}
+MAX_ROLLOUT_BYTES = 32 * 1024**3  # stored episodes of one estimate or one update
+
+
+def rollout_bytes(steps: int, env, policy) -> int:
+    """Bytes of ``steps`` stored env steps (:class:`Batch`): observation (obs_dim), score
+    (P), action, reward and mask, float64 each."""
+    return 8 * steps * (env.obs_dim + policy.n_params + 3)
+
+
+def rollout_problem(what: str, steps: int, env, policy) -> str | None:
+    """Why ``what`` (storing up to ``steps`` env steps of ``env`` with ``policy``) does not
+    fit in :data:`MAX_ROLLOUT_BYTES`, or None when it does."""
+    need = rollout_bytes(steps, env, policy)
+    if need <= MAX_ROLLOUT_BYTES:
+        return None
+    return (
+        f"{what} stores up to {steps:,} steps x ({env.obs_dim} obs + {policy.n_params} score "
+        f"+ 3) float64 = {need:.2g} bytes ({human_bytes(need)}); the bound is "
+        f"{MAX_ROLLOUT_BYTES / 1024**3:g} GiB"
+    )
 
 
 @dataclass(frozen=True)
@@ -117,6 +138,11 @@ class Sampler:
         """Stored episodes of at most ``horizon`` (default: the env's) steps; with
         ``scores=False`` ``score`` has 0 columns (for policies with many parameters)."""
         T = self.env.horizon if horizon is None else check_count("horizon", horizon)
+        problem = rollout_problem(
+            f"a batch of {episodes:,} episodes", episodes * T, self.env, self.policy
+        )
+        if problem:
+            raise InvalidSpecError(problem)
         tr = self.kernels.rollout(self.env.params, theta, seed, episodes, max(T, 1), scores)
         self._count(tr.lengths, tr.rewards.sum(axis=1))
         return Batch(

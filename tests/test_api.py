@@ -100,3 +100,14 @@ def test_cuda_backend_without_gpu_is_a_clear_error(cartpole):
     env, pol = cartpole
     with pytest.raises(BackendUnavailableError, match="cuda|CUDA"):
         pgbench.rollout(env, pol, pol.init(0), 4, seed=0, backend="cuda")
+
+
+def test_a_rollout_larger_than_the_memory_bound_is_a_one_line_error():
+    """Stored episodes over pgbench.sampling.MAX_ROLLOUT_BYTES are refused before the
+    kernel allocates them, with the estimated size in the message (Python API path)."""
+    env = pgbench.make_env("cartpole-v1")
+    policy = pgbench.make_policy("linear-softmax", env)
+    with pytest.raises(pgbench.PgbenchError) as err:
+        pgbench.rollout(env, policy, policy.init(0), episodes=10_000_000, seed=0)
+    msg = str(err.value)
+    assert "\n" not in msg and "GiB" in msg and "10,000,000 episodes" in msg

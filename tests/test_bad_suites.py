@@ -69,6 +69,27 @@ def test_corpus_covers_every_kind_and_category():
         "bare-list",
         "bare-scalar",
         "non-utf8",
+        # bounded: aliases, nesting, sizes, grids (each fails at once, nothing allocated)
+        "yaml-alias-bomb",
+        "yaml-alias-cycle",
+        "yaml-deep-nesting",
+        "huge-seed-count",
+        "seed-count-as-text",
+        "too-many-cells",
+        "garnet-too-large",
+        "batch-over-memory",
+        "update-over-memory",
+        "name-too-long",
+        # strict and finite parameters
+        "bool-for-estimator-number",
+        "string-for-estimator-number",
+        "infinite-estimator-parameter",
+        "infinite-nested-parameter",
+        "bool-for-learner-number",
+        "nan-env-parameter",
+        "nan-target",
+        # a learning-curve budget that buys no update
+        "budget-below-one-update",
     ):
         assert category in names, category
     for path in CASES:

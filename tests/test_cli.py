@@ -13,6 +13,7 @@ import pytest
 
 import pgbench
 from pgbench.cli import main
+from pgbench.config import parse_suite
 from pgbench.errors import InvalidSpecError
 from pgbench.estimators.base import Estimator, NoParams
 from pgbench.experiments.gradient_quality import METRICS
@@ -151,8 +152,9 @@ def test_rerun_skips_finished_cells_and_runs_are_deterministic(tmp_path, capsys)
 
     changed = write_suite(tmp_path, SUITE.replace("repeats: 4", "repeats: 3"), "changed.yaml")
     assert main(["run", str(changed), "--out", str(a)]) == 0
-    assert len(list((a / "cells").glob("*.parquet"))) == 8  # old cells kept on disk ...
-    assert set(pgbench.load_results(a)["cell"]).isdisjoint(first["cell"])  # ... but not loaded
+    assert len(list((a / "cells").glob("*.parquet"))) == 4  # the current cells only ...
+    assert len(list((a / "stale-cells").glob("*.parquet"))) == 4  # ... the old ones aside
+    assert set(pgbench.load_results(a)["cell"]).isdisjoint(first["cell"])
 
 
 def test_failing_cells_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
@@ -251,3 +253,56 @@ def test_thetas_min_batch_and_unspendable_batch_sizes(tmp_path, capsys):
     for name in ("variance_mse.png", "cosine.png", "mse_cost.png", "ranking.md"):
         assert (out / name).is_file()
     assert "theta trained" in captured.out
+
+
+WARNED = """\
+name: warned
+experiment: learning-curve
+seeds: 1
+env_steps: 12
+envs:
+  - {name: garnet, params: {n_states: 3, n_actions: 2, horizon: 8}}
+policies: [tabular-softmax]
+algorithms:
+  - {name: reinforce, params: {episodes: 4}}
+"""
+
+
+def test_a_budget_of_a_few_updates_warns_with_its_position_and_runs(tmp_path, capsys):
+    suite, out = write_suite(tmp_path, WARNED), tmp_path / "out"
+    assert main(["run", str(suite), "--out", str(out), "--executor", "serial", "--quiet"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"pgbench: warning: {suite}:4:12: algorithm 'reinforce(episodes=4)' on env "
+        "'garnet(n_states=3,n_actions=2,horizon=8)': a budget of 12 env steps buys at most 3 "
+        "complete updates (4-32 env steps each); fewer than 5 rarely make progress"
+    ]
+    assert pgbench.load_results(out)["cell"].nunique() == 1
+
+
+@pytest.mark.parametrize("case", ["file-in-the-way", "name-too-long"])
+def test_a_run_directory_that_cannot_be_created_is_one_line_exit_2(tmp_path, capsys, case):
+    suite = write_suite(tmp_path)
+    (tmp_path / "afile").write_text("")
+    out = {
+        "file-in-the-way": tmp_path / "afile" / "sub" / "out",
+        "name-too-long": tmp_path / "new" / "deeper" / ("x" * 300) / "out",
+    }[case]
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["run", str(suite), "--out", str(out), "--executor", "serial"]) == 2
+    captured = capsys.readouterr()
+    reason = {"file-in-the-way": "Not a directory", "name-too-long": "File name too long"}[case]
+    assert captured.err == f"pgbench: error: cannot create the run directory {out}: {reason}\n"
+    assert captured.out == "" and sorted(tmp_path.rglob("*")) == before  # parents removed too
+
+
+def test_an_over_long_suite_name_is_an_error_before_results_exist(tmp_path, capsys, monkeypatch):
+    suite = write_suite(tmp_path, SUITE.replace("name: tiny", "name: " + "n" * 101))
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(suite), "--executor", "serial"]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"{suite}:1:7: name: String should have at most 100 characters, got 'nnn"
+    )
+    assert not (tmp_path / "results").exists()
+    text = SUITE.replace("name: tiny", "name: " + "n" * 100)  # the longest name runs
+    assert parse_suite(text).name == "n" * 100

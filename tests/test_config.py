@@ -393,3 +393,255 @@ def test_budgets_and_env_lists():
             .replace("envs: [small]", "envs: [chain]")
             .replace("envs:\n", "envs:\n  - chain\n")
         )
+
+
+# ---------------------------------------------------------------- bounded input
+
+
+def expanded_size(node) -> int:
+    """Nodes of a composed YAML graph with every alias expanded (the oracle of the bound)."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return 1 + sum(expanded_size(k) + expanded_size(v) for k, v in node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return 1 + sum(expanded_size(v) for v in node.value)
+    return 1
+
+
+def test_the_node_bound_counts_every_alias_at_its_full_size(monkeypatch):
+    import yaml
+
+    import pgbench.config as config
+
+    text = BASE.replace(
+        "  - {name: reward-to-go, label: rtg}",
+        "  - &rtg {name: reward-to-go, label: rtg}\n  - {<<: *rtg, label: rtg2}\n"
+        "description: &d text\nthetas: [{seed: 0, label: *d}]",
+    ).replace("theta: {seed: 0}\n", "")
+    size = expanded_size(yaml.compose(text, Loader=yaml.SafeLoader))
+    monkeypatch.setattr(config, "MAX_NODES", size)
+    suite = parse_suite(text, "s.yaml")
+    assert suite.estimators[2].display == "rtg2" and suite.points[0].display == "text"
+    monkeypatch.setattr(config, "MAX_NODES", size - 1)
+    with pytest.raises(SuiteError, match=r"^s.yaml:\d+:\d+: the suite has more than"):
+        parse_suite(text, "s.yaml")
+
+
+@pytest.mark.parametrize(
+    "value, where, fragment",
+    [
+        ("&s [*s]", "3:12", "alias *s is inside the node it names (a cycle)"),
+        ("&s [1, [2, *s]]", "3:19", "alias *s is inside the node it names"),
+        ("&s {a: *s}", "3:15", "alias *s is inside the node it names"),
+        ("&s [1, *t]", "3:15", "found undefined alias 't'"),
+    ],
+)
+def test_alias_cycles_and_undefined_aliases_are_one_line(value, where, fragment):
+    with pytest.raises(SuiteError) as info:
+        parse_suite(BASE.replace("seeds: 2", f"seeds: {value}"), "s.yaml")
+    assert str(info.value).startswith(f"s.yaml:{where}: ") and fragment in str(info.value)
+
+
+def test_an_alias_bomb_stops_at_the_alias_that_crosses_the_bound():
+    # a_i expands to 2^(i+2) - 1 nodes; a0 .. a_i together to about 2^(i+3): a0 .. a13
+    # stay under 100,000, and the second alias of a14 crosses it
+    lines = ["a0: &a0 [x, x]"] + [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, 18)]
+    with pytest.raises(SuiteError) as info:
+        parse_suite("\n".join(lines) + "\n", "bomb.yaml")
+    assert str(info.value) == (
+        "bomb.yaml:15:18: the suite has more than 100,000 values with its aliases expanded "
+        "(an alias bomb?)"
+    )
+    with pytest.raises(SuiteError, match="missing required key 'experiment'"):
+        parse_suite("\n".join(lines[:14]) + "\n")
+
+
+@pytest.mark.parametrize("depth, ok", [(99, True), (100, False), (100_000, False)])
+def test_nesting_is_bounded_before_the_recursive_composer(depth, ok):
+    # the root mapping is level 1; `description` (line 14) holds `depth` nested lists
+    text = BASE + "description: " + "[" * depth + "]" * depth + "\n"
+    if ok:
+        with pytest.raises(SuiteError, match="description: Input should be a valid string"):
+            parse_suite(text, "d.yaml")
+        return
+    with pytest.raises(SuiteError) as info:
+        parse_suite(text, "d.yaml")
+    assert str(info.value) == "d.yaml:14:113: lists and mappings nested deeper than 100 levels"
+
+
+def test_seed_counts_and_grids_are_bounded_before_anything_is_built(monkeypatch):
+    import pgbench.config as config
+
+    def no_build(*args, **kwargs):  # a bound must be checked before any env is built
+        raise RuntimeError("an env was built")
+
+    monkeypatch.setattr(config, "_build_env", no_build)
+    for count in ("100000000000", "1000001"):
+        with pytest.raises(SuiteError, match=r"seeds would make at least .* cells"):
+            parse_suite(BASE.replace("seeds: 2", f"seeds: {count}"), "s.yaml")
+    text = BASE.replace("seeds: 2", "seeds: 500001")  # x 2 estimators
+    with pytest.raises(SuiteError) as info:
+        parse_suite(text, "s.yaml")
+    assert str(info.value) == (
+        "s.yaml:3:8: the grid has 1 envs x 1 policies x 2 estimators x 1 thetas x 500,001 "
+        "seeds = 1,000,002 cells (bound: 1,000,000)"
+    )
+
+
+def test_sizes_are_bounded_where_the_arrays_are_made():
+    import pgbench
+    from pgbench.envs.checks import MAX_TABLE_BYTES, SizeError
+
+    # S A S 8 bytes <= 2 GiB: S = 9459 with A = 3 is the largest garnet (not built here)
+    with pytest.raises(SizeError, match=r"garnet n_states 9460 with 3 actions needs P") as info:
+        pgbench.make_env("garnet", n_states=9460, n_actions=3)
+    assert info.value.param == "n_states" and 8 * 9459 * 3 * 9459 <= MAX_TABLE_BYTES
+    with pytest.raises(SizeError, match=r"chain n 11586 with 2 actions .*the bound is 2 GiB"):
+        pgbench.make_env("chain", n=11586)
+
+
+# ---------------------------------------------------------------- strict parameters
+
+
+def registered_param_models():
+    """Every hyperparameter model of a registered estimator, algorithm or learner, with the
+    models nested in their fields (optimizer, critic)."""
+    import inspect
+    import typing
+
+    from pydantic import BaseModel
+
+    import pgbench.algorithms  # noqa: F401  (registration)
+    import pgbench.api  # noqa: F401
+    from pgbench.registry import ALGORITHMS, ESTIMATORS, LEARNERS
+
+    found, todo = set(), []
+    for registry in (ESTIMATORS, ALGORITHMS, LEARNERS):
+        todo += [registry.get(n).params for n in registry.names()]
+    while todo:
+        model = todo.pop()
+        if model in found:
+            continue
+        found.add(model)
+        for field in model.model_fields.values():
+            for tp in (field.annotation, *typing.get_args(field.annotation)):
+                if inspect.isclass(tp) and issubclass(tp, BaseModel):
+                    todo.append(tp)
+    return sorted(found, key=lambda m: m.__qualname__)
+
+
+def test_every_hyperparameter_model_is_strict_and_finite():
+    from pgbench.params import HyperParams
+
+    models = registered_param_models()
+    assert len(models) >= 20
+    loose = [m.__qualname__ for m in models if not issubclass(m, HyperParams)]
+    assert loose == []
+    for model in models:
+        assert model.model_config["strict"] and model.model_config["allow_inf_nan"] is False
+
+
+@pytest.mark.parametrize(
+    "name, params, fragment",
+    [
+        ("fd-forward", {"delta": True}, "delta: Input should be a valid number"),
+        ("fd-forward", {"delta": "0.01"}, "delta: Input should be a valid number"),
+        ("fd-forward", {"delta": float("inf")}, "delta: Input should be a finite number"),
+        ("fd-forward", {"common_random_numbers": 1}, "should be a valid boolean"),
+        ("fd-regression", {"perturbations": 4.0}, "perturbations: Input should be a valid int"),
+        ("q-critic", {"ridge": float("nan")}, "ridge: Input should be a finite number"),
+        ("reinforce", {"baseline": True}, "baseline: Input should be"),
+        ("natural", {"base_params": {"baseline": 1}}, "'reward-to-go': baseline: Input should"),
+    ],
+)
+def test_estimator_params_are_not_coerced(name, params, fragment):
+    import pgbench
+    from pgbench.errors import InvalidSpecError
+
+    with pytest.raises(InvalidSpecError) as info:
+        pgbench.estimator_params(name, **params)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_params_accept_ints_for_floats_lists_for_tuples_and_numpy_scalars():
+    import numpy as np
+
+    import pgbench
+    from pgbench.algorithms.api import algorithm_params
+    from pgbench.errors import InvalidSpecError
+
+    assert pgbench.estimator_params("fd-forward", delta=1).delta == 1.0
+    assert pgbench.estimator_params("fd-forward", delta=np.float32(0.5)).delta == 0.5
+    a2c = algorithm_params("a2c", critic={"kind": "mlp", "hidden": [8, 4]}, optimizer={"lr": 1})
+    assert a2c.critic.hidden == (8, 4) and a2c.optimizer.lr == 1.0
+    hp = algorithm_params("reinforce", episodes=np.int64(8), reward_to_go=np.bool_(False))
+    assert hp.episodes == 8 and type(hp.episodes) is int and hp.reward_to_go is False
+    for bad in ({"episodes": np.float64(8.0)}, {"reward_to_go": np.int64(1)}):
+        with pytest.raises(InvalidSpecError):
+            algorithm_params("reinforce", **bad)
+    with pytest.raises(InvalidSpecError, match=r"critic.hidden.1: Input should be"):
+        algorithm_params("a2c", critic={"hidden": [8, True]})
+
+
+def test_strictness_leaves_the_ci_suites_and_their_cell_hashes_alone():
+    # the committed baselines pair with the CI suites by cell hash (tests/test_ci_gate.py);
+    # here: every committed suite still loads
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent / "suites"
+    paths = sorted([*root.glob("*.yaml"), *root.glob("ci/*.yaml")])
+    assert len(paths) >= 9
+    for path in paths:
+        load_suite(path)
+
+
+# ---------------------------------------------------------------- learning-curve budgets
+
+LC = """\
+name: lc
+experiment: learning-curve
+seeds: 2
+env_steps: 6000
+envs:
+  - {name: garnet, params: {n_states: 3, n_actions: 2, horizon: 8}}
+policies:
+  - tabular-softmax
+algorithms:
+  - {name: reinforce, params: {episodes: 4}}
+  - ppo-clip
+"""
+
+
+def test_a_budget_that_buys_a_handful_of_updates_is_a_positioned_warning():
+    from pgbench.config import warning_lines
+
+    assert parse_suite(LC).warnings() == []  # 6000 env steps: 5 ppo-clip updates of 1024
+    text = LC.replace("  - ppo-clip", "  - {name: ppo-clip, env_steps: 3000}")
+    suite = parse_suite(text, "lc.yaml")
+    ppo = "algorithm 'ppo-clip' on env 'garnet(n_states=3,n_actions=2,horizon=8)'"
+    assert warning_lines(suite, text, "lc.yaml") == [
+        f"lc.yaml:11:33: {ppo}: a budget of 3000 env steps buys at most 2 complete updates "
+        "(1024 env steps each); fewer than 5 rarely make progress"
+    ]
+    # the budget that applies is the one reported: the env's over the suite's
+    text = LC.replace("horizon: 8}}", "horizon: 8}, env_steps: 2000}")
+    ((where, _),) = parse_suite(text).warnings()
+    assert where == ("envs", 0, "env_steps")
+
+
+@pytest.mark.parametrize(
+    "old, new, where",
+    [
+        ("env_steps: 6000", "env_steps: 1000", "4:12"),  # the suite's budget
+        ("horizon: 8}}", "horizon: 8}, env_steps: 1023}", "6:80"),  # the env's
+        ("  - ppo-clip", "  - {name: ppo-clip, env_steps: 10}", "11:33"),  # the algorithm's
+    ],
+)
+def test_a_budget_below_one_update_is_an_error_at_the_budget_that_applies(old, new, where):
+    with pytest.raises(SuiteError) as info:
+        parse_suite(LC.replace(old, new), "lc.yaml")
+    message = str(info.value)
+    assert message.startswith(f"lc.yaml:{where}: algorithm 'ppo-clip' on env ") and (
+        "is less than one update (1,024 env steps)" in message
+    )

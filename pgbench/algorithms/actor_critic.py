@@ -46,6 +46,10 @@ class A2CParams(AlgoParams):
         description="optimizer of policy and critic together",
     )
 
+    def steps_per_update(self, env, n_params: int | None = None) -> tuple[int, int]:
+        """(fewest, most) env steps of one update: a segment of n_envs x n_steps."""
+        return self.n_envs * self.n_steps, self.n_envs * self.n_steps
+
 
 def a2c(run, hp: A2CParams) -> np.ndarray:
     """Advantage actor-critic (Mnih et al. 2016, Algorithm S3, synchronous)."""
@@ -84,6 +88,10 @@ class TDACParams(AlgoParams):
         OptimizerParams(kind="adam", lr=1e-3), description="critic step (alpha_w)"
     )
     critic: CriticParams = Field(CriticParams(), description="critic function class")
+
+    def steps_per_update(self, env, n_params: int | None = None) -> tuple[int, int]:
+        """(fewest, most) env steps of one update: a segment of n_envs x n_steps."""
+        return self.n_envs * self.n_steps, self.n_envs * self.n_steps
 
 
 def td_ac(run, hp: TDACParams) -> np.ndarray:

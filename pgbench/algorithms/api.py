@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import gc
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 from threadpoolctl import threadpool_limits
 
+from pgbench.algorithms.budget import budget_warning
 from pgbench.algorithms.trainer import TrainRun
-from pgbench.errors import InvalidSpecError
+from pgbench.errors import InvalidSpecError, PgbenchWarning
 from pgbench.kernels.timing import compile_seconds
 from pgbench.registry import ALGORITHMS
 
@@ -55,6 +57,9 @@ def train_run(
         raise InvalidSpecError(f"env_steps must be at least 1, got {env_steps}")
     if policy.distributions is None:
         raise InvalidSpecError(f"policy {policy.name} has no batched distributions")
+    fewest, most = hp.steps_per_update(env, policy.n_params)
+    if (message := budget_warning(name, env_steps, fewest, most)) is not None:
+        warnings.warn(message, PgbenchWarning, stacklevel=2)
     if theta0 is None:
         theta0 = policy.init(seed)
     every = log_every if log_every is not None else max(1, env_steps // 20)

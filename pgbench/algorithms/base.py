@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
+from pgbench.params import HyperParams
 
 
-class AlgoParams(BaseModel):
-    """Base of every algorithm's hyperparameter model (unknown keys are errors)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class AlgoParams(HyperParams):
+    """Base of every algorithm's hyperparameter model (closed, strict, finite: see
+    :mod:`pgbench.params`)."""
 
 
 @dataclass(frozen=True)

@@ -20,17 +20,16 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from pgbench.kernels.optim import ADAM, RMSPROP, SGD, ascent_step
+from pgbench.kernels.optim import ADAM, RMSPROP, SGD, ascent_step, ascent_step_inplace
+from pgbench.params import HyperParams
 
 _KINDS = {"sgd": SGD, "rmsprop": RMSPROP, "adam": ADAM}
 
 
-class OptimizerParams(BaseModel):
+class OptimizerParams(HyperParams):
     """Optimizer settings shared by the algorithms (a field ``optimizer`` of theirs)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["sgd", "adam", "rmsprop"] = Field("adam", description="update rule")
     lr: float = Field(3e-4, gt=0, description="learning rate (step size)")
@@ -80,6 +79,33 @@ class Optimizer:
             p.eps,
             -1.0 if p.max_grad_norm is None else p.max_grad_norm,
         )
+
+    def step_inplace(
+        self, params: np.ndarray, grad: np.ndarray, t: int, progress: float = 0.0
+    ) -> np.ndarray:
+        """Add one ascent step along ``grad`` (n,) to ``params`` (n,) in place, element by
+        element (Hogwild, Recht et al. 2011: threads sharing ``params`` and this optimizer's
+        statistics lose at most the add of an element two of them write at the same
+        instant); ``t`` is the step number for Adam's bias corrections, counted by the
+        caller. Returns the (n,) step taken."""
+        p = self.p
+        step = np.empty_like(params)
+        ascent_step_inplace(
+            _KINDS[p.kind],
+            params,
+            np.ascontiguousarray(grad, dtype=np.float64),
+            self.m,
+            self.v,
+            t,
+            self.lr(progress),
+            p.beta1,
+            p.beta2,
+            p.alpha,
+            p.eps,
+            -1.0 if p.max_grad_norm is None else p.max_grad_norm,
+            step,
+        )
+        return step
 
 
 def clip_by_norm(grad: np.ndarray, max_norm: float | None) -> np.ndarray:

@@ -52,6 +52,10 @@ class PPOParams(AlgoParams):
         description="optimizer of policy and critic together",
     )
 
+    def steps_per_update(self, env, n_params: int | None = None) -> tuple[int, int]:
+        """(fewest, most) env steps of one update: a segment of n_envs x n_steps."""
+        return self.n_envs * self.n_steps, self.n_envs * self.n_steps
+
 
 class PPOClipParams(PPOParams):
     clip_range: float = Field(0.2, gt=0, lt=1, description="epsilon of the clipped ratio")

@@ -15,19 +15,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from pgbench.errors import InvalidSpecError
+from pgbench.params import HyperParams
 from pgbench.sweep import derive_seed
 
 
-class CriticParams(BaseModel):
+class CriticParams(HyperParams):
     """The critic's function class (:func:`pgbench.values.make_value`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     kind: Literal["tabular", "linear", "mlp"] = Field("mlp", description="function class")
-    hidden: tuple[int, ...] = Field((64, 64), description="hidden layer sizes (mlp)")
+    hidden: tuple[int, ...] = Field((64, 64), strict=False, description="hidden layer sizes (mlp)")
 
 
 def make_critic(run, params: CriticParams, action_value: bool = False):

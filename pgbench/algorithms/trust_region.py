@@ -52,6 +52,10 @@ class NPGParams(AlgoParams):
         OptimizerParams(kind="adam", lr=1e-3), description="critic optimizer"
     )
 
+    def steps_per_update(self, env, n_params: int | None = None) -> tuple[int, int]:
+        """(fewest, most) env steps of one update: a segment of n_envs x n_steps."""
+        return self.n_envs * self.n_steps, self.n_envs * self.n_steps
+
 
 class TRPOParams(NPGParams):
     backtrack_iters: int = Field(10, ge=1, description="line-search candidates")

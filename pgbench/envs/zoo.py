@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from pgbench.envs.base import Env
+from pgbench.envs.checks import check_table_size
 from pgbench.envs.tabular import tabular_env
 from pgbench.errors import InvalidSpecError
 from pgbench.registry import ENVS
@@ -77,13 +78,14 @@ def make_chain(
     1.0 per step from then on (with the defaults J is about 7.6 against 0.12).
 
     Args:
-        n: number of states, >= 2.
+        n: number of states, >= 2 (and P (n, 2, n) float64 within 2 GiB: n <= 11585).
         slip: probability in [0, 1] that the opposite move happens.
         gamma: discount in (0, 1].
         horizon: actions per episode H, >= 1.
         small_reward: the reward for 'left' at the left end (finite; any sign).
     """
     n = _check_int("chain n", n, 2)
+    check_table_size("chain", "n", n, 2)
     slip = _check_float("chain slip", slip, 0.0, 1.0)
     small_reward = _check_float("chain small_reward", small_reward)
     P, R, mu0 = chain_arrays(n, slip, small_reward)
@@ -132,7 +134,8 @@ def make_garnet(
     (see :func:`garnet_arrays`), so the same arguments give identical arrays.
 
     Args:
-        n_states: S >= 1.
+        n_states: S >= 1; P (S, A, S) float64 must fit in
+            :data:`~pgbench.envs.checks.MAX_TABLE_BYTES` (2 GiB: S A S <= 2^28).
         n_actions: A >= 1.
         branching: successors per (s, a), 1 <= branching <= n_states.
         seed: non-negative integer seed.
@@ -144,6 +147,7 @@ def make_garnet(
     b = _check_int("garnet branching", branching, 1)
     if b > S:
         raise InvalidSpecError(f"garnet branching must be <= n_states = {S}, got {b}")
+    check_table_size("garnet", "n_states", S, A)
     seed = _check_int("garnet seed", seed, 0)
     P, R, mu0 = garnet_arrays(S, A, b, seed)
     return tabular_env("garnet", P, R, mu0, gamma, horizon, spec={"branching": b, "seed": seed})

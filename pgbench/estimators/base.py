@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from pgbench.params import HyperParams
 
 
-class NoParams(BaseModel):
+class NoParams(HyperParams):
     """An estimator without hyperparameters."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True)

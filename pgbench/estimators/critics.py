@@ -39,14 +39,16 @@ Critics (``params.critic``):
   LSTD(0) solution, and stops short of it with few iterations.
 
 Fitted critics use the features of :mod:`pgbench.estimators.features`: one-hot over
-(t, s) for V and (t, s, a) for Q on tabular environments (they represent V_t, Q_t
-exactly), and (x, 1) (per action for Q) for vector observations (time ignored, so
-V_t cannot be represented). They are fitted on ``round(fit_fraction * episodes)``
-episodes of their own (seed ``[seed, 1]``), separate from the gradient batch
-(``[seed, 0]``, the rest of the budget), so the critic is independent of the
-episodes it weights: its error biases the estimate, but never correlates with it.
-The gradient batch has the same seed for every critic, so estimates with different
-critics at the same ``seed`` and gradient-batch size are paired.
+(t, s) for V and (t, s, a) for Q where observations are discrete (they represent V_t,
+Q_t exactly), and (x, 1, tau, tau^2) with tau = t / H (per action for Q) for vector
+observations x (linear in x, quadratic in time, so V_t and Q_t are in general not
+representable). They are fitted on :func:`split_budget`'s share of the episodes,
+``round(fit_fraction * episodes)`` kept in [1, episodes - 1], drawn with a seed of
+their own (stream 1 of ``seed``), separate from the gradient batch (stream 0, the
+rest of the budget), so the critic is independent of the episodes it weights: its
+error biases the estimate, but never correlates with it. The gradient batch has the
+same seed for every critic, so estimates with different critics at the same ``seed``
+and gradient-batch size are paired.
 """
 
 from __future__ import annotations
@@ -56,22 +58,21 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from scipy import linalg, sparse
 
 from pgbench.errors import InvalidSpecError, NoExactFormError
 from pgbench.estimators.base import Estimator, register
 from pgbench.estimators.features import action_value_features, live_steps, value_features
 from pgbench.kernels.build import build_returns
+from pgbench.params import HyperParams
 
 GRADIENT_STREAM, FIT_STREAM = 0, 1
 ROWS_PER_CHUNK = 1 << 13  # feature rows formed at once (bounds memory for one-hot features)
 
 
-class CriticParams(BaseModel):
+class CriticParams(HyperParams):
     """Hyperparameters shared by ``q-critic``, ``advantage-critic`` and ``td-critic``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     critic: Literal["td0", "lstd", "mc", "exact"] = Field(
         "lstd",
@@ -325,6 +326,8 @@ def _returns(sampler):
 
 
 def _derive(seed: int, k: int) -> int:
+    """The uint64 episode seed of stream ``k`` (GRADIENT_STREAM, FIT_STREAM) of ``seed``;
+    for a non-negative ``seed`` the same value as ``pgbench.sweep.derive_seed(seed, k)``."""
     return int(np.random.SeedSequence([int(seed), k]).generate_state(1, np.uint64)[0])
 
 
@@ -341,7 +344,8 @@ BIAS_NOTE = (
     "(an error in V_w(s_t) is a baseline and adds none), gamma^(t+1) E[score_t (V_w - "
     "V_{t+1})(s_{t+1})] for the TD form. With one-hot (t, s[, a]) features on tabular envs "
     "the bias vanishes as the fitting budget grows (mc, lstd; td0 with enough iterations); "
-    "with linear features (vector observations, time ignored) it stays at any budget."
+    "with the linear features of vector observations ((x, 1, t/H, (t/H)^2), per action "
+    "for Q), which cannot represent Q_t and V_t in general, it stays at any budget."
 )
 
 

@@ -31,16 +31,15 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt
 
 from pgbench.errors import InvalidSpecError
 from pgbench.estimators.base import Estimator, register
+from pgbench.params import HyperParams
 
 
-class DifferenceParams(BaseModel):
+class DifferenceParams(HyperParams):
     """Hyperparameters of the per-coordinate finite differences."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     delta: PositiveFloat = Field(1e-2, description="step added to each coordinate of theta")
     common_random_numbers: bool = Field(
@@ -48,10 +47,8 @@ class DifferenceParams(BaseModel):
     )
 
 
-class RegressionParams(BaseModel):
+class RegressionParams(HyperParams):
     """Hyperparameters of the linear-regression gradient estimate."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     perturbations: PositiveInt | None = Field(
         None, description="number m of random perturbations (None: 2P, twice the parameters)"

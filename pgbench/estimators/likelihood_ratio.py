@@ -32,22 +32,21 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from pgbench.errors import InvalidSpecError
 from pgbench.estimators.base import Estimator, register
 from pgbench.estimators.features import least_squares, value_features
 from pgbench.kernels import build_returns
+from pgbench.params import HyperParams
 
 PARALLEL_SCAN_SIZE = 1 << 20  # (E * T) above which the return scan uses prange
 
 Baseline = Literal["none", "constant", "time", "optimal", "value"]
 
 
-class BaselineParams(BaseModel):
+class BaselineParams(HyperParams):
     """Hyperparameters of REINFORCE and reward-to-go: the baseline subtracted from the return."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     baseline: Baseline = Field(
         "none",

@@ -34,9 +34,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from pgbench.estimators.base import Estimator, register
+from pgbench.params import HyperParams
 from pgbench.registry import ESTIMATORS, suggest
 
 CG_RELATIVE_TOL = 1e-10  # CG stops once ||residual|| <= this * ||g||
@@ -45,10 +46,8 @@ CG_RELATIVE_TOL = 1e-10  # CG stops once ||residual|| <= this * ||g||
 WRAPPERS = ("natural", "restricted")  # estimators that wrap a base estimator
 
 
-class WrappedBaseParams(BaseModel):
+class WrappedBaseParams(HyperParams):
     """The base estimator a wrapping estimator (``natural``, ``restricted``) calls."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     base: str = Field(
         "reward-to-go", description="registered estimator giving the vanilla gradient g"

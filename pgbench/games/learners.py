@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from pgbench.errors import InvalidSpecError
 from pgbench.games.estimators import dice_derivatives, fit_values, lola_cross_term
 from pgbench.games.exact import AGENT1_INDEX, AGENT2_INDEX, Game, derivatives, lola_exact_update
 from pgbench.games.joint import GameBatch, GameSampler
+from pgbench.params import HyperParams
 from pgbench.registry import LEARNERS
 from pgbench.sweep import derive_seed
 
@@ -76,8 +77,8 @@ def blocks(agent: int) -> tuple[slice, slice]:
     return (first, second) if agent == 0 else (second, first)
 
 
-class Hyper(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Hyper(HyperParams):
+    """Base of every learner's hyperparameter model."""
 
 
 def learner(name: str, params: type[Hyper], sampled: bool) -> Callable:
@@ -120,7 +121,10 @@ def nl_exact(ctx: Context, agent: int, state: Any, hp: NLExactParams):
 class LolaExactParams(Hyper):
     lr: float = Field(1.0, gt=0, description="own step size delta (authors' code: 1.0)")
     eta: float = Field(
-        1.0, ge=0, description="opponent step size eta (paper Table 3 fits 1; code default 0.5)"
+        1.0,
+        ge=0,
+        description="opponent step size eta (scripts/run_lola.py passes 1; train_exact.py's "
+        "own default is 0.5)",
     )
 
 
@@ -188,7 +192,10 @@ def lola_pg(ctx: Context, agent: int, state: Any, hp: LolaPGParams):
 class LolaDiceParams(Hyper):
     lr: float = Field(0.2, gt=0, description="outer step size (authors: 0.2, SGD)")
     inner_lr: float = Field(
-        0.3, gt=0, description="opponent lookahead step (scripts/run_lola_dice.py: 0.3)"
+        0.3,
+        gt=0,
+        description="opponent lookahead step (authors' run_lola_dice.py: 0.1 with batch 64, "
+        "0.3 with batch 512; see RESULTS.md)",
     )
     lookahead: int = Field(1, ge=0, le=10, description="opponent lookahead steps k (0: naive)")
     episodes: int = Field(64, ge=2, description="episodes per inner and outer batch (authors: 64)")

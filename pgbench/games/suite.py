@@ -47,6 +47,7 @@ from pgbench.config import (
     _fail,
     _fail_params,
     default_label,
+    first_repeat,
 )
 from pgbench.errors import PgbenchError
 
@@ -255,8 +256,9 @@ class GameEstimatorSuite(_GameSuite):
                     hint = hint if hint.startswith("; did you mean") else ""
                     _fail((*where, unknown[0]), f"{exc}{hint}", at_key=True)
                 _fail((*where, "baseline"), str(exc))
+        repeat = first_repeat(self.batch_sizes)
         for i, n in enumerate(self.batch_sizes):
-            if n in self.batch_sizes[:i]:
+            if i == repeat:
                 _fail(("batch_sizes", i), f"batch size {n} is listed twice")
             if n < 2:
                 _fail(("batch_sizes", i), "batch sizes must be at least 2")

@@ -1,10 +1,13 @@
 """Optimizer updates in one pass over the parameters (CPU).
 
-:class:`pgbench.algorithms.optim.Optimizer` states the update rules; this
-kernel applies them without numpy temporaries: for the ~9k parameters of a
+:class:`pgbench.algorithms.optim.Optimizer` states the update rules; these
+kernels apply them without numpy temporaries: for the ~9k parameters of a
 64x64 policy and critic, a chain of numpy expressions costs about as much as
 the network passes of a small A2C update. The arithmetic is written in the
 order of the numpy formulas it replaces, element by element.
+:func:`ascent_step` returns new parameters; :func:`ascent_step_inplace` adds the
+same step to shared parameters in place, element by element (A3C's Hogwild
+updates).
 """
 
 from __future__ import annotations
@@ -53,3 +56,49 @@ def ascent_step(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_n
             v[i] = v[i] * beta2 + ((1.0 - beta2) * g) * g
             out[i] = params[i] + (lr * (m[i] / c1)) / (math.sqrt(v[i] / c2) + eps)
     return out
+
+
+@kernel
+def ascent_step_inplace(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm, step):
+    """One ascent step applied to ``params`` (P,) in place, element by element (Hogwild).
+
+    The update rules and arithmetic of :func:`ascent_step` (its ``out[i]`` equals
+    ``params[i] + step[i]`` here, bit for bit), but each element is read, moved
+    and written back on its own: ``params[i] += step[i]``, and the moments ``m[i]``,
+    ``v[i]`` likewise. Threads that share ``params``, ``m`` and ``v`` (A3C) then
+    lose nothing to each other's whole-vector writes (Recht et al. 2011, "Hogwild!",
+    NIPS, Algorithm 1: lock-free per-coordinate updates); two threads on the same
+    index at the same instant can still lose one add of that one element. ``step``
+    (P,) receives the step taken (its scaled gradient when ``grad`` was clipped).
+    """
+    P = params.shape[0]
+    scale = 1.0
+    if max_norm > 0.0:
+        sq = 0.0
+        for i in range(P):
+            sq += grad[i] * grad[i]
+        norm = math.sqrt(sq)
+        if norm > max_norm:
+            scale = max_norm / (norm + 1e-6)
+    if kind == SGD:
+        for i in range(P):
+            step[i] = lr * (grad[i] * scale)
+            params[i] += step[i]
+    elif kind == RMSPROP:
+        for i in range(P):
+            g = grad[i] * scale
+            vi = v[i] * alpha + ((1.0 - alpha) * g) * g
+            v[i] = vi
+            step[i] = (lr * g) / (math.sqrt(vi) + eps)
+            params[i] += step[i]
+    else:
+        c1 = 1.0 - beta1**t
+        c2 = 1.0 - beta2**t
+        for i in range(P):
+            g = grad[i] * scale
+            mi = m[i] * beta1 + (1.0 - beta1) * g
+            vi = v[i] * beta2 + ((1.0 - beta2) * g) * g
+            m[i] = mi
+            v[i] = vi
+            step[i] = (lr * (mi / c1)) / (math.sqrt(vi / c2) + eps)
+            params[i] += step[i]
