@@ -1,6 +1,6 @@
 """Developer sessions: ``nox -s tests`` (the CI gate), ``nox -s lint``, ``nox -s bench``,
 ``nox -s regression`` (the CI suites against their baseline), ``nox -s bench_gate`` (kernel
-speed against its baseline)."""
+speed against a base revision's, timed side by side)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ BASELINE = ROOT / "results" / "baseline"  # one committed run directory per CI s
 def tests(session: nox.Session) -> None:
     """pytest, then the CUDA-simulator tests (marked ``cudasim``) in their own process, then
     the regression gate: the CI suites against their committed baseline, and the kernel
-    speed gate. The dask extra is installed so that the dask executor is tested too."""
+    speed gate: ``benchmarks/gate.py`` times the working tree's kernels against those of the
+    commit pinned in ``benchmarks/gate_base.txt`` (checked out into a git worktree), A/B
+    interleaved on this machine, and fails where one is >= 1.25x slower with Mann-Whitney
+    p < 0.05 (needs the pinned commit in the clone: ``git fetch --unshallow`` in a shallow
+    one). The dask extra is installed so that the dask executor is tested too."""
     session.install("-e", ".[dev,dask]")
     session.run("pytest", "-q", *session.posargs)
     session.run(
@@ -62,9 +66,8 @@ def regression(session: nox.Session) -> None:
 
 @nox.session
 def bench_gate(session: nox.Session) -> None:
-    """Kernel speed against ``benchmarks/baseline.json``, as ratios to references timed in
-    the same run (part of ``tests``); ``nox -s bench_gate -- --update`` rewrites the
-    baseline."""
+    """The kernel speed gate alone (part of ``tests``): against the pinned base revision, or
+    ``nox -s bench_gate -- --base REV [--only CASE ...] [--rounds N]``."""
     session.install("-e", ".[dev]")
     session.run("python", "benchmarks/gate.py", *session.posargs)
 

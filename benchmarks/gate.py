@@ -1,194 +1,280 @@
-"""Kernel speed gate: benchmark times as ratios to a reference timed in the same run.
+"""Kernel speed gate: a base revision's kernels and the working tree's, timed A/B in one run.
 
-A shared CI machine may be faster or slower than the one that made the baseline,
-and its speed drifts (on the 2-core VMs this was written on, it switches between
-a fast and a 1.5x slower state every few seconds); so no wall time is compared.
-Each gated benchmark is divided by a reference benchmark timed next to it in the
-same pytest run (the CartPole kernel by the Gymnasium vector environment, the
-network passes by the plain-numpy forward pass), and that ratio is compared
-with the committed one in ``benchmarks/baseline.json``: the gate fails (exit 1)
-when a ratio grew by more than the threshold (1.25: 25% slower relative to its
-reference).
+Speed ratios recorded on one machine do not hold on another (the CPU, its
+vector width and the BLAS kernel moved them by up to 3.7x, issue 11), so nothing
+timed elsewhere is compared. Instead, after asv's ``continuous``, both versions are
+timed here, now, interleaved: the base revision is checked out from git into a
+temporary worktree, and two persistent worker processes
+(``benchmarks/gate_worker.py``) import ``pgbench`` from the worktree (side A,
+base) and from the working tree (side B, new). Each compiles and warms up the
+cases of ``benchmarks/gate_cases.py`` (one definition, run by both sides; the
+two sides compile at the same time, before any timing), then the rounds run:
+in round r every case is timed once on each side, A then B or B then A
+(alternated by round and case), so the two samples of a pair are taken within a
+fraction of a second of each other, and the machine's drifts and other
+processes' load fall on both sides alike.
 
-Statistic: per pytest run, time = pytest-benchmark's ``min`` over rounds (the
-least disturbed round) and ratio = time / reference time; the pytest run is
-repeated ``--repeat`` times in one process (each gated benchmark next to its
-reference, the order reversed every other run), and the gate compares the
-median of the per-run ratios. A benchmark whose median looks slower is timed
-``--repeat`` more times (with its reference), up to ``--retries`` times, and
-judged on the median over all its runs: a real slowdown shows in every run, a
-slow spell of a shared machine in few.
+Statistic, per case: a sample is the time of the fastest of ``number`` calls,
+each timed alone, after one untimed call (on a busy machine most calls of a
+millisecond fall between two interruptions; a mean would carry them);
+factor = median(B samples) / median(A samples) over the rounds; p = one-sided
+Mann-Whitney U (B slower) over the same samples. Workers run BLAS on one thread
+and let idle OpenMP threads sleep: a BLAS thread of one side that spins after
+its call takes the core the other side is being timed on (measured: samples of
+0.1 ms or 50 ms, nothing between, and an unchanged tree "19x slower"). A
+case is ``slower`` iff factor >= 1.25 AND p < 0.05, ``faster`` iff factor <=
+1 / 1.25 and the opposite test has p < 0.05, else ``ok``. Both conditions matter:
+the factor alone fires on one unlucky stretch, the test alone on a real but
+harmless 3 % change once the sample is large.
 
-    python benchmarks/gate.py                      # run, compare, print a table; exit 1 if slower
-    python benchmarks/gate.py --json a.json --json b.json   # judge existing --benchmark-json runs
-    python benchmarks/gate.py --update --repeat 9  # rewrite benchmarks/baseline.json from a run
-    nox -s bench_gate                              # the first line, in nox
+Exit codes: 0 no case slower; 1 some case slower; 2 bad input (unknown
+revision, not a git repository, a shallow clone without the revision, a case
+the base revision cannot run, a worker that failed), as one line on stderr;
+130 interrupted. The worktree is removed in every case.
 
-Left out of the gate: the parallel CartPole kernels (``prange`` over both cores:
-their time depends on whether the other core is free, against a one-core
-reference), the two-thread BLAS network update (the same), and the Fisher-vector
-product (4 s per run, for little more coverage than the backward pass).
+    python benchmarks/gate.py                  # base: the commit in benchmarks/gate_base.txt
+    python benchmarks/gate.py --base HEAD      # what the uncommitted changes do
+    python benchmarks/gate.py --base main --only stream-serial --rounds 10 --json gate.json
+    nox -s bench_gate -- --base REV            # the same, in nox
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
-import platform
+import select
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+import time
+from collections.abc import Sequence
 from pathlib import Path
+
+from pgbench.errors import PgbenchError
+from pgbench.revisions import checkout, resolve_commit
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-BASELINE = HERE / "baseline.json"
+WORKER = HERE / "gate_worker.py"
+BASE_FILE = HERE / "gate_base.txt"
 THRESHOLD = 1.25
-REPEAT = 3
-RETRIES = 2
-
-CARTPOLE = "benchmarks/test_cartpole_throughput.py"
-NETS = "benchmarks/test_nets.py"
-GYM_REF = f"{CARTPOLE}::test_gymnasium_vector_reference"
-NUMPY_REF = f"{NETS}::test_policy_forward_numpy_reference"
-
-# gated benchmark (pytest node id) -> its reference in the same run
-GATED: dict[str, str] = {
-    f"{CARTPOLE}::test_streaming_kernel[serial]": GYM_REF,
-    f"{NETS}::test_policy_forward": NUMPY_REF,
-    f"{NETS}::test_policy_backward": NUMPY_REF,
-    f"{NETS}::test_value_forward_backward": NUMPY_REF,
-    f"{NETS}::test_ppo_minibatch_update": NUMPY_REF,
-}
+ALPHA = 0.05
+ROUNDS = 20
+SETUP_TIMEOUT_S = 900.0  # compiling every case from a cold Numba cache takes ~20 s
+SAMPLE_TIMEOUT_S = 120.0
+# One BLAS thread (see gate_worker.py); idle OpenMP threads sleep at once instead of
+# spinning on the cores the other side is being timed on.
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
-def node_ids(gated: dict[str, str] = GATED, reverse: bool = False) -> list[str]:
-    """The pytest node ids of one run, each reference in the middle of the benchmarks
-    divided by it (so that they are timed within seconds of it); reversed if ``reverse``."""
-    ids: list[str] = []
-    for ref in dict.fromkeys(gated.values()):
-        group = [name for name, r in gated.items() if r == ref]
-        half = (len(group) + 1) // 2
-        ids += [*group[:half], ref, *group[half:]]
-    return ids[::-1] if reverse else ids
+def _load_cases() -> dict:
+    """``gate_cases.CASES``, loaded from its file (as the workers import it) without putting
+    ``benchmarks/`` on this process's ``sys.path``; it imports neither side's pgbench."""
+    spec = importlib.util.spec_from_file_location("gate_cases", HERE / "gate_cases.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.CASES
 
 
-def run_benchmarks(paths: list[Path], gated: dict[str, str] = GATED) -> None:
-    """Run the benchmarks of ``gated`` (and their references) once per JSON file in
-    ``paths`` (pytest-benchmark writes each run's results there), all in this process, so
-    that imports and compiled kernels are loaded once."""
-    import pytest
+CASES = _load_cases()
 
-    cwd = os.getcwd()
-    os.chdir(ROOT)  # node ids and pyproject.toml's pytest settings are relative to the root
+
+class GateError(PgbenchError):
+    """Bad input or a failed worker: one line on stderr, exit code 2."""
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def min_p(n: int) -> float:
+    """The smallest one-sided Mann-Whitney p with ``n`` samples a side: 1 / C(2n, n)."""
+    return 1.0 / math.comb(2 * n, n)
+
+
+def judge(base: Sequence[float], new: Sequence[float], threshold=THRESHOLD, alpha=ALPHA) -> dict:
+    """``factor`` = median(new) / median(base), ``p`` = one-sided Mann-Whitney U p that new
+    is slower (``p_faster``: that it is faster), and ``status``: ``slower`` iff factor >=
+    threshold and p < alpha, ``faster`` iff factor <= 1 / threshold and p_faster < alpha,
+    else ``ok``. ``base`` and ``new``: seconds per call, one sample per round."""
+    from scipy.stats import mannwhitneyu
+
+    factor = statistics.median(new) / statistics.median(base)
+    p = float(mannwhitneyu(new, base, alternative="greater").pvalue)
+    p_faster = float(mannwhitneyu(new, base, alternative="less").pvalue)
+    if factor >= threshold and p < alpha:
+        status = "slower"
+    elif factor <= 1.0 / threshold and p_faster < alpha:
+        status = "faster"
+    else:
+        status = "ok"
+    return {"factor": factor, "p": p, "p_faster": p_faster, "status": status}
+
+
+# ---------------------------------------------------------------- the base revision
+
+
+def pinned_base(path: Path = BASE_FILE) -> str:
+    """The revision in ``path``: its first line that is neither blank nor a ``#`` comment."""
     try:
-        for k, path in enumerate(paths):
-            args = [
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--benchmark-only",
-                "--benchmark-columns=min,median,rounds",
-                f"--benchmark-json={Path(cwd, path)}",
-                *node_ids(gated, reverse=k % 2 == 1),
-            ]
-            code = pytest.main(args)
-            if code != 0:
-                raise SystemExit(f"gate: benchmark run failed (pytest exit code {int(code)})")
-    finally:
-        os.chdir(cwd)
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise GateError(f"cannot read {path}: {exc.strerror}; give --base REV") from None
+    for line in lines:
+        text = line.split("#", 1)[0].strip()
+        if text:
+            return text
+    raise GateError(f"{path}: no revision in it; give --base REV")
 
 
-def run_times(path: Path) -> dict[str, float]:
-    """Per benchmark (fullname) of one pytest-benchmark JSON file, ``stats.min`` (seconds
-    per call)."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {b["fullname"]: float(b["stats"]["min"]) for b in data["benchmarks"]}
+# ---------------------------------------------------------------- workers
 
 
-def ratios(paths: list[Path], gated: dict[str, str] = GATED) -> dict[str, dict]:
-    """Per gated benchmark found with its reference in at least one of the runs ``paths``:
-    ``ratio`` (median over runs of time / reference time), ``runs`` (the per-run ratios),
-    ``seconds`` and ``reference_seconds`` (medians over runs of the per-run minima)."""
-    per_run = [run_times(p) for p in paths]
-    out = {}
-    for name, ref in gated.items():
-        pairs = [(t[name], t[ref]) for t in per_run if name in t and ref in t]
-        if not pairs:
-            continue
-        out[name] = {
-            "reference": ref,
-            "ratio": statistics.median(a / b for a, b in pairs),
-            "runs": [a / b for a, b in pairs],
-            "seconds": statistics.median(a for a, _ in pairs),
-            "reference_seconds": statistics.median(b for _, b in pairs),
-        }
-    return out
+class Worker:
+    """A ``gate_worker.py`` process importing ``pgbench`` from ``tree``; requests are JSON
+    lines on its stdin, answers JSON lines on its stdout, its stderr goes to a file."""
 
-
-def compare(current: dict[str, dict], baseline: dict, threshold: float) -> list[dict]:
-    """One row per gated benchmark of ``baseline``: baseline and current ratio, their quotient
-    ``change`` (> 1: slower relative to the reference) and a status: ``slower`` (fails) when
-    change > threshold, ``missing`` (fails) when the runs lack it, ``faster`` when change <
-    1 / threshold, else ``ok``."""
-    rows = []
-    for name, base in baseline["ratios"].items():
-        cur = current.get(name)
-        row = {"benchmark": name, "reference": base["reference"], "base_ratio": base["ratio"]}
-        if cur is None:
-            rows.append({**row, "ratio": math.nan, "change": math.nan, "status": "missing"})
-            continue
-        change = cur["ratio"] / base["ratio"]
-        if change > threshold:
-            status = "slower"
-        elif change < 1.0 / threshold:
-            status = "faster"
-        else:
-            status = "ok"
-        rows.append({**row, **cur, "change": change, "status": status})
-    return rows
-
-
-def _short(node: str) -> str:
-    return node.split("::", 1)[-1]
-
-
-def table(rows: list[dict], threshold: float) -> str:
-    """The rows as a plain-text table with a one-line verdict."""
-    head = (
-        "benchmark",
-        "reference",
-        "time",
-        "ref time",
-        "runs",
-        "ratio",
-        "range",
-        "baseline",
-        "change",
-        "status",
-    )
-    lines = []
-    for r in rows:
-        runs = r.get("runs", [])
-        lines.append(
-            (
-                _short(r["benchmark"]),
-                _short(r["reference"]),
-                f"{r['seconds'] * 1e3:.3f} ms" if runs else "-",
-                f"{r['reference_seconds'] * 1e3:.3f} ms" if runs else "-",
-                str(len(runs)),
-                f"{r['ratio']:.4f}" if runs else "-",
-                f"{min(runs):.4f}-{max(runs):.4f}" if runs else "-",
-                f"{r['base_ratio']:.4f}",
-                f"{r['change'] - 1.0:+.1%}" if runs else "-",
-                r["status"],
+    def __init__(self, label: str, tree: Path, scratch: Path):
+        self.label, self.tree = label, tree
+        self.log = scratch / f"worker-{label}.log"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
+        env.update(WORKER_ENV)
+        with open(self.log, "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(WORKER)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                cwd=scratch,
+                env=env,
             )
+        self._buffer = b""
+
+    def send(self, request: dict) -> None:
+        try:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            raise GateError(self._died()) from None
+
+    def receive(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GateError(f"{self.label} worker gave no answer in {timeout:.0f} s")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise GateError(self._died())
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def _died(self) -> str:
+        self.proc.wait(timeout=10)
+        tail = self.log.read_text(errors="replace").strip().splitlines()
+        last = tail[-1] if tail else "no output"
+        return f"{self.label} worker exited (code {self.proc.returncode}): {last}"
+
+    def sample(self, case: str, number: int) -> float:
+        self.send({"op": "time", "case": case, "number": number})
+        return float(self.receive(SAMPLE_TIMEOUT_S)["seconds"])
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.send({"op": "quit"})
+                self.proc.wait(timeout=10)
+            except (GateError, subprocess.TimeoutExpired, OSError):
+                self.proc.kill()
+                self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+def set_up(workers: list[Worker], names: list[str]) -> dict[str, dict]:
+    """Compile the cases on every worker at once; per worker label, its answer. GateError
+    if a worker imported ``pgbench`` from another tree than its own, or a case failed to
+    set up on a side."""
+    for w in workers:
+        w.send({"op": "setup", "cases": names})
+    answers = {w.label: w.receive(SETUP_TIMEOUT_S) for w in workers}
+    for w in workers:
+        found = Path(answers[w.label]["pgbench"]).resolve()
+        if not found.is_relative_to(w.tree.resolve()):
+            raise GateError(f"{w.label} worker imported pgbench from {found}, not from {w.tree}")
+    broken = [
+        (w.label, name, answers[w.label]["cases"][name]["error"])
+        for w in workers
+        for name in names
+        if "error" in answers[w.label]["cases"][name]
+    ]
+    if broken:
+        side, name, error = broken[0]
+        names_ = ", ".join(sorted({f"{n} ({s})" for s, n, _ in broken}))
+        raise GateError(
+            f"missing on one side: {names_}; first: {name} on {side}: {error} "
+            "(leave it out with --only, or move --base)"
         )
+    return answers
+
+
+def time_rounds(base: Worker, new: Worker, names: list[str], rounds: int) -> dict:
+    """Per case, ``{"base": [s, ...], "new": [s, ...]}`` (seconds per call, one per round).
+    One unrecorded warm-up round first; then in round r case i is timed base-then-new when
+    r + i is even, new-then-base otherwise."""
+    times = {name: {"base": [], "new": []} for name in names}
+    for r in range(-1, rounds):
+        for i, name in enumerate(names):
+            order = (base, new) if (r + i) % 2 == 0 else (new, base)
+            for w in order:
+                seconds = w.sample(name, CASES[name].number)
+                if r >= 0:
+                    times[name][w.label].append(seconds)
+    return times
+
+
+# ---------------------------------------------------------------- output
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f} ms"
+
+
+def table(rows: list[dict], base_label: str, threshold: float, alpha: float) -> str:
+    """The rows as a plain-text table with a one-line verdict."""
+    head = ("benchmark", "base", "new", "factor", "p", "rounds", "status")
+    lines = [
+        (
+            r["benchmark"],
+            _ms(r["base_median_s"]),
+            _ms(r["new_median_s"]),
+            f"{r['factor']:.3f}",
+            f"{r['p']:.2g}",
+            str(r["rounds"]),
+            r["status"],
+        )
+        for r in rows
+    ]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=True)]
-    left = {0, 1, len(head) - 1}
+    left = {0, len(head) - 1}
 
     def fmt(cells) -> str:
         return "  ".join(
@@ -196,123 +282,152 @@ def table(rows: list[dict], threshold: float) -> str:
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
-    bad = [r for r in rows if r["status"] in ("slower", "missing")]
-    verdict = "FAIL" if bad else "PASS"
-    out = [fmt(head), fmt(["-" * w for w in widths]), *map(fmt, lines)]
-    out.append(
-        f"{verdict}: {len(rows)} benchmarks, {len(bad)} slower than {threshold:g}x their "
-        "baseline ratio to the in-run reference (or missing); ratio = median over runs"
+    slower = [r["benchmark"] for r in rows if r["status"] == "slower"]
+    verdict = (
+        f"FAIL: {len(slower)} of {len(rows)} benchmarks slower than base {base_label}"
+        if slower
+        else f"PASS: none of {len(rows)} benchmarks slower than base {base_label}"
     )
+    rule = f"slower = factor >= {threshold:g} and one-sided Mann-Whitney p < {alpha:g}"
+    out = [fmt(head), fmt(["-" * w for w in widths]), *map(fmt, lines)]
+    out.append(f"{verdict} ({rule}; factor = median new / median base, per call)")
     return "\n".join(out)
 
 
-def machine() -> dict:
-    return {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "system": platform.system(),
-        "cpu_count": os.cpu_count(),
-    }
+def rows_of(times: dict, threshold: float, alpha: float) -> list[dict]:
+    rows = []
+    for name, t in times.items():
+        verdict = judge(t["base"], t["new"], threshold, alpha)
+        rows.append(
+            {
+                "benchmark": name,
+                "base_median_s": statistics.median(t["base"]),
+                "new_median_s": statistics.median(t["new"]),
+                "rounds": len(t["new"]),
+                **verdict,
+                "base_s": t["base"],
+                "new_s": t["new"],
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- command line
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python benchmarks/gate.py", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument(
-        "--json",
-        type=Path,
-        action="append",
+        "--base",
         default=None,
-        help="judge these pytest-benchmark JSON files, one per run (repeatable), instead of "
-        "running the benchmarks",
+        metavar="REV",
+        help=f"git revision to compare the working tree with (default: the commit in "
+        f"{BASE_FILE.relative_to(ROOT)})",
     )
-    p.add_argument("--baseline", type=Path, default=BASELINE, help="baseline ratios (JSON)")
     p.add_argument(
-        "--threshold",
-        type=float,
+        "--rounds", type=int, default=ROUNDS, help=f"samples per case and side (default {ROUNDS})"
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
         default=None,
-        help=f"fail when a ratio grew by more than this factor (default: the baseline's, "
-        f"else {THRESHOLD})",
+        metavar="NAME",
+        help=f"time only these cases (of: {', '.join(CASES)})",
     )
-    p.add_argument(
-        "--repeat",
-        type=int,
-        default=REPEAT,
-        help=f"pytest runs; the gate judges the median ratio over them (default {REPEAT})",
-    )
-    p.add_argument(
-        "--retries",
-        type=int,
-        default=RETRIES,
-        help="times the benchmarks that look slower are timed --repeat more times before "
-        f"failing (default {RETRIES})",
-    )
-    p.add_argument("--update", action="store_true", help="write the baseline from this run")
-    p.add_argument("--keep", type=Path, default=None, help="copy the runs' JSON files here")
+    p.add_argument("--threshold", type=float, default=THRESHOLD, help="slowdown factor that fails")
+    p.add_argument("--alpha", type=float, default=ALPHA, help="significance level of the test")
+    p.add_argument("--json", type=Path, default=None, metavar="OUT", help="write every sample")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="pgbench-gate-") as tmp:
-        if args.json:
-            paths = list(args.json)
-        else:
-            paths = [Path(tmp) / f"run{k}.json" for k in range(args.repeat)]
-            run_benchmarks(paths)
-        current = ratios(paths)
-        if args.update:
-            _keep(args.keep, paths)
-            return _write_baseline(args, current)
+def check_args(args: argparse.Namespace) -> list[str]:
+    """The case names to time; GateError on an unknown name or too few rounds."""
+    names = list(dict.fromkeys(args.only or CASES))
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        raise GateError(f"unknown case {unknown[0]!r}; cases: {', '.join(CASES)}")
+    if args.threshold <= 1.0 or not 0.0 < args.alpha < 1.0:
+        raise GateError("--threshold must be > 1 and --alpha in (0, 1)")
+    if min_p(max(args.rounds, 1)) >= args.alpha:
+        need = next(n for n in range(1, 100) if min_p(n) < args.alpha)
+        raise GateError(
+            f"--rounds {args.rounds} is too few for the test to reach p < {args.alpha:g} "
+            f"(needs at least {need})"
+        )
+    return names
+
+
+def _say(line: str) -> None:
+    print(f"gate: {line}", file=sys.stderr, flush=True)
+
+
+def gate(args: argparse.Namespace) -> int:
+    names = check_args(args)
+    rev = args.base or pinned_base()
+    sha = resolve_commit(ROOT, rev)
+    label = sha[:12] if rev == sha else f"{rev} ({sha[:12]})"
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="pgbench-gate-") as tmp, checkout(ROOT, sha, tmp) as wt:
+        workers: list[Worker] = []
         try:
-            baseline = json.loads(args.baseline.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            print(f"gate: error: cannot read baseline {args.baseline}: {exc}", file=sys.stderr)
-            return 2
-        threshold = args.threshold or baseline.get("threshold", THRESHOLD)
-        rows = compare(current, baseline, threshold)
-        for attempt in range(0 if args.json else args.retries):
-            slow = {r["benchmark"]: r["reference"] for r in rows if r["status"] == "slower"}
-            if not slow:
-                break
-            print(
-                f"gate: {len(slow)} benchmark(s) look slower; timing them {args.repeat} more "
-                f"times (retry {attempt + 1} of {args.retries})"
-            )
-            more = [Path(tmp) / f"retry{attempt}_{k}.json" for k in range(args.repeat)]
-            run_benchmarks(more, slow)
-            paths += more
-            current = ratios(paths)
-            rows = compare(current, baseline, threshold)
-        _keep(args.keep, paths)
-    print(table(rows, threshold))
-    return 1 if any(r["status"] in ("slower", "missing") for r in rows) else 0
+            workers += [Worker("base", wt, Path(tmp)), Worker("new", ROOT, Path(tmp))]
+            _say(f"base {label} checked out; compiling {len(names)} cases on both sides")
+            answers = set_up(workers, names)
+            compiled = time.perf_counter() - start
+            _say(f"compiled in {compiled:.0f} s; timing {args.rounds} rounds, base and new")
+            times = time_rounds(*workers, names, args.rounds)
+        except BaseException:
+            for w in workers:
+                w.kill()
+            raise
+        finally:
+            for w in workers:
+                w.close()
+    rows = rows_of(times, args.threshold, args.alpha)
+    print(table(rows, label, args.threshold, args.alpha))
+    total = time.perf_counter() - start
+    print(f"gate: {compiled:.0f} s to check out and compile both sides, {total:.0f} s in all")
+    if args.json is not None:
+        _write_json(args.json, rev, sha, args, rows, answers, compiled, total)
+    return 1 if any(r["status"] == "slower" for r in rows) else 0
 
 
-def _keep(folder: Path | None, paths: list[Path]) -> None:
-    if folder is None:
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        (folder / Path(path).name).write_bytes(Path(path).read_bytes())
-
-
-def _write_baseline(args: argparse.Namespace, current: dict[str, dict]) -> int:
-    command = "python benchmarks/gate.py --update" + (
-        f" --repeat {args.repeat}" if args.repeat != REPEAT else ""
-    )
-    baseline = {
-        "command": command,
-        "threshold": args.threshold or THRESHOLD,
-        "statistic": "per run: time = min over rounds, ratio = time / reference time; "
-        "ratio = median over runs",
-        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "ratios": current,
+def _write_json(path: Path, rev, sha, args, rows, answers, compiled, total) -> None:
+    data = {
+        "base": {"rev": rev, "commit": sha},
+        "new": str(ROOT),
+        "threshold": args.threshold,
+        "alpha": args.alpha,
+        "statistic": "sample = seconds of the fastest of `number` calls; factor = median "
+        "new / median base; p = one-sided Mann-Whitney U (new slower)",
+        "setup_seconds": compiled,
+        "seconds": total,
+        "compile_seconds": {side: a["cases"] for side, a in answers.items()},
+        "cases": rows,
     }
-    args.baseline.write_text(json.dumps(baseline, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.baseline} ({len(current)} ratios)")
-    return 0
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise GateError(f"--json: cannot write {path}: {exc.strerror or exc}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-ups
+    try:
+        return gate(args)
+    except PgbenchError as exc:  # GateError, RevisionError
+        print(f"gate: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gate: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

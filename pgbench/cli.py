@@ -8,7 +8,10 @@
                                     DIR: RESULTS_DIR)
     pgbench compare BASE NEW        regression check of NEW against BASE (exit 1: worse)
         [--threshold [METRIC=]FACTOR] [--alpha A] [--metrics m1,m2] [--json PATH]
-        [--allow-missing] [--all]
+        [--allow-missing] [--all] [--pair-by config|label] [--strict] [--paired]
+    pgbench side-by-side SUITE      the suite with base and new code alternately, seed by
+        (--base REV | --base-path DIR) [--new-path DIR] --out OUT   seed, then compare
+        [--metrics ...] [--no-warmup]                                their seconds (paired)
     pgbench list                    registered environments, policies, estimators,
                                     algorithms and learners
 
@@ -130,9 +133,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--out", type=Path, default=None, help="directory of the report (default: RESULTS_DIR)"
     )
-    from pgbench import compare
+    from pgbench import compare, side_by_side
 
     compare.add_parser(sub)
+    side_by_side.add_parser(sub)
     sub.add_parser(
         "list", help="list registered environments, policies, estimators, algorithms and learners"
     )
@@ -164,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _command(args: argparse.Namespace) -> int:
     from pgbench.celltask import load_plugins, plugin_modules
 
+    if args.command == "side-by-side":  # each side loads its own plugins, in its processes
+        from pgbench import side_by_side
+
+        return side_by_side.run(args)
     load_plugins(plugin_modules())
     if args.command == "run":
         return _run(args)
