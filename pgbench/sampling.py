@@ -41,7 +41,8 @@ def rollout_problem(what: str, steps: int, env, policy) -> str | None:
 
 @dataclass(frozen=True)
 class Batch:
-    """Stored episodes, padded to T steps.
+    """Stored episodes, padded to T steps, T the longest episode's length (at most the
+    horizon asked for).
 
     obs (E, T, d) float64: ``obs[e, t]`` is where ``actions[e, t]`` was taken.
     actions (E, T) int64.  rewards (E, T) float64: reward of that action.
@@ -135,7 +136,8 @@ class Sampler:
         horizon: int | None = None,
         scores: bool = True,
     ) -> Batch:
-        """Stored episodes of at most ``horizon`` (default: the env's) steps; with
+        """Stored episodes of at most ``horizon`` (default: the env's) steps, padded to the
+        longest one (:class:`Batch`); with
         ``scores=False`` ``score`` has 0 columns (for policies with many parameters)."""
         T = self.env.horizon if horizon is None else check_count("horizon", horizon)
         problem = rollout_problem(
@@ -145,12 +147,19 @@ class Sampler:
             raise InvalidSpecError(problem)
         tr = self.kernels.rollout(self.env.params, theta, seed, episodes, max(T, 1), scores)
         self._count(tr.lengths, tr.rewards.sum(axis=1))
+        # Padded to the longest episode, not to the horizon: the estimators' array passes
+        # then cost what the episodes hold (CartPole's early episodes last ~20 of 500 steps).
+        L = max(1, int(tr.lengths.max(initial=0)))
+
+        def trim(a: np.ndarray) -> np.ndarray:
+            return a if a.shape[1] == L else np.ascontiguousarray(a[:, :L])
+
         return Batch(
-            obs=tr.obs,
-            actions=tr.actions,
-            rewards=tr.rewards,
-            mask=tr.mask,
-            score=tr.score,
+            obs=trim(tr.obs),
+            actions=trim(tr.actions),
+            rewards=trim(tr.rewards),
+            mask=trim(tr.mask),
+            score=trim(tr.score),
             init_states=tr.init_states,
             lengths=tr.lengths,
         )
