@@ -64,21 +64,8 @@ class Optimizer:
         """New parameters after one ascent step along ``grad`` (clipped first); ``params``
         and ``grad`` are left unchanged."""
         self.t += 1
-        p = self.p
-        return ascent_step(
-            _KINDS[p.kind],
-            np.ascontiguousarray(params, dtype=np.float64),
-            np.ascontiguousarray(grad, dtype=np.float64),
-            self.m,
-            self.v,
-            self.t,
-            self.lr(progress),
-            p.beta1,
-            p.beta2,
-            p.alpha,
-            p.eps,
-            -1.0 if p.max_grad_norm is None else p.max_grad_norm,
-        )
+        params = np.ascontiguousarray(params, dtype=np.float64)
+        return ascent_step(_KINDS[self.p.kind], params, *self._state(grad, self.t, progress))
 
     def step_inplace(
         self, params: np.ndarray, grad: np.ndarray, t: int, progress: float = 0.0
@@ -88,11 +75,15 @@ class Optimizer:
         statistics lose at most the add of an element two of them write at the same
         instant); ``t`` is the step number for Adam's bias corrections, counted by the
         caller. Returns the (n,) step taken."""
-        p = self.p
         step = np.empty_like(params)
-        ascent_step_inplace(
-            _KINDS[p.kind],
-            params,
+        ascent_step_inplace(_KINDS[self.p.kind], params, *self._state(grad, t, progress), step)
+        return step
+
+    def _state(self, grad: np.ndarray, t: int, progress: float) -> tuple:
+        """The kernels' arguments after the parameters: gradient, moments, step number,
+        learning rate and the rule's constants."""
+        p = self.p
+        return (
             np.ascontiguousarray(grad, dtype=np.float64),
             self.m,
             self.v,
@@ -103,9 +94,7 @@ class Optimizer:
             p.alpha,
             p.eps,
             -1.0 if p.max_grad_norm is None else p.max_grad_norm,
-            step,
         )
-        return step
 
 
 def clip_by_norm(grad: np.ndarray, max_norm: float | None) -> np.ndarray:

@@ -16,9 +16,24 @@ import math
 
 import numpy as np
 
-from pgbench.kernels.nets import kernel
+from pgbench.kernels.nets import helper, kernel
 
 SGD, RMSPROP, ADAM = 0, 1, 2
+
+
+@helper
+def clip_scale(grad, max_norm):
+    """The factor that scales ``grad`` (P,) to L2 norm ``max_norm`` if it is longer, else
+    1 (``max_norm <= 0``: no clipping)."""
+    scale = 1.0
+    if max_norm > 0.0:
+        sq = 0.0
+        for i in range(grad.shape[0]):
+            sq += grad[i] * grad[i]
+        norm = math.sqrt(sq)
+        if norm > max_norm:
+            scale = max_norm / (norm + 1e-6)
+    return scale
 
 
 @kernel
@@ -30,14 +45,7 @@ def ascent_step(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_n
     ``t`` is the step number (from 1) for Adam's bias corrections.
     """
     P = params.shape[0]
-    scale = 1.0
-    if max_norm > 0.0:
-        sq = 0.0
-        for i in range(P):
-            sq += grad[i] * grad[i]
-        norm = math.sqrt(sq)
-        if norm > max_norm:
-            scale = max_norm / (norm + 1e-6)
+    scale = clip_scale(grad, max_norm)
     out = np.empty(P)
     if kind == SGD:
         for i in range(P):
@@ -72,14 +80,7 @@ def ascent_step_inplace(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, ep
     (P,) receives the step taken (its scaled gradient when ``grad`` was clipped).
     """
     P = params.shape[0]
-    scale = 1.0
-    if max_norm > 0.0:
-        sq = 0.0
-        for i in range(P):
-            sq += grad[i] * grad[i]
-        norm = math.sqrt(sq)
-        if norm > max_norm:
-            scale = max_norm / (norm + 1e-6)
+    scale = clip_scale(grad, max_norm)
     if kind == SGD:
         for i in range(P):
             step[i] = lr * (grad[i] * scale)
