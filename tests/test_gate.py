@@ -64,6 +64,16 @@ def test_judge_hand_computed_case():
     assert faster["status"] == "faster" and faster["p_faster"] == pytest.approx(1 / 252)
 
 
+def test_a_slowdown_fails_only_when_fresh_workers_confirm_it():
+    slow = gate.judge(_samples(1.0, 20, 0), _samples(1.5, 20, 1))
+    same = gate.judge(_samples(1.0, 20, 2), _samples(1.0, 20, 3))
+    first = {"benchmark": "stream-serial", **slow}
+    assert gate.confirm(first, None) is first  # not retimed: as it was
+    assert gate.confirm(first, {"benchmark": "stream-serial", **same})["status"] == "ok"
+    confirmed = gate.confirm(first, {"benchmark": "stream-serial", **slow})
+    assert confirmed["status"] == "slower" and confirmed["first_pass"] is first
+
+
 def test_too_few_rounds_is_bad_input(capsys):
     """With 3 rounds a side the smallest one-sided p is 1/20: the test could never fire."""
     assert gate.min_p(3) == pytest.approx(0.05)
@@ -166,6 +176,7 @@ def test_gate_passes_an_unchanged_tree_and_fails_a_planted_slowdown(scratch):
     assert slowed.returncode == 1, slowed.stdout + slowed.stderr
     assert _status_line(slowed.stdout, CASE).rstrip().endswith("slower")
     assert "FAIL: 1 of 1" in slowed.stdout
+    assert "confirming with two fresh workers" in slowed.stderr  # failed in both passes
     assert "base-" not in _git_worktrees(scratch)  # the base worktree was removed
 
 
