@@ -60,3 +60,14 @@ def estimate_error(exc_type, *args, **kwargs) -> str:
     message = str(info.value)
     assert message and "\n" not in message
     return message
+
+
+class InterruptOnFirstCell:
+    """A runner observer that raises KeyboardInterrupt when the first cell finishes (a
+    Ctrl-C during a sweep)."""
+
+    def started(self, cells, pending) -> None:
+        pass
+
+    def finished(self, outcome) -> None:
+        raise KeyboardInterrupt

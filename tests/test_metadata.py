@@ -17,6 +17,7 @@ from pgbench.config import parse_suite
 from pgbench.executors import LocalExecutor, SerialExecutor
 from pgbench.results import git_info
 from pgbench.runner import run_suite
+from tests.conftest import InterruptOnFirstCell
 
 # ---------------------------------------------------------------- git
 
@@ -151,17 +152,9 @@ def test_compile_seconds_of_skipped_cells_are_kept_and_of_dropped_cells_left_out
     assert compile_entry(out) == {"seconds": 0.75, "cells": {kept[0]: 0.25, new: 0.5}}
 
 
-class _Interrupt:
-    def started(self, cells, pending) -> None:
-        pass
-
-    def finished(self, outcome) -> None:
-        raise KeyboardInterrupt
-
-
 def test_an_interrupted_run_records_the_compile_seconds_of_its_finished_cells(reporting, tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        run(SUITE, tmp_path / "run", observer=_Interrupt())
+        run(SUITE, tmp_path / "run", observer=InterruptOnFirstCell())
     meta = json.loads((tmp_path / "run" / results.METADATA).read_text())
     assert meta["status"] == "interrupted" and meta["compile"]["seconds"] == 0.25
     assert len(meta["compile"]["cells"]) == 1

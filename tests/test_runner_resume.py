@@ -22,6 +22,7 @@ from pgbench.executors import SerialExecutor
 from pgbench.results import TIMING_METRICS
 from pgbench.runlock import LOCK, RunLock
 from pgbench.runner import run_suite
+from tests.conftest import InterruptOnFirstCell
 
 SUITE = """\
 name: resume
@@ -152,19 +153,13 @@ def test_a_stale_lock_is_taken_over_and_released(monkeypatch, tmp_path):
     assert not (out / LOCK).exists()
 
 
-class _Interrupt:
-    def started(self, cells, pending) -> None:
-        pass
-
-    def finished(self, outcome) -> None:
-        raise KeyboardInterrupt
-
-
 def test_the_lock_is_released_on_keyboard_interrupt(monkeypatch, tmp_path):
     plugin_env(monkeypatch, tmp_path)
     suite = parse_suite(SUITE, "suite.yaml")
     with pytest.raises(KeyboardInterrupt):
-        run_suite(suite, tmp_path / "out", executor=SerialExecutor(), observer=_Interrupt())
+        run_suite(
+            suite, tmp_path / "out", executor=SerialExecutor(), observer=InterruptOnFirstCell()
+        )
     assert not (tmp_path / "out" / LOCK).exists()
     meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
     assert meta["status"] == "interrupted"
