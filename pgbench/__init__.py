@@ -21,8 +21,7 @@ from pgbench.api import (
 )
 from pgbench.errors import PgbenchError
 from pgbench.sampling import Batch
-
-__version__ = "0.1.0"
+from pgbench.version import __version__  # noqa: F401  (re-exported: pgbench.__version__)
 
 __all__ = [
     "Batch",

@@ -33,6 +33,7 @@ import pandas as pd
 from pgbench import results
 from pgbench.errors import PgbenchError
 from pgbench.experiments import get_experiment
+from pgbench.metrics import MAY_BE_NAN
 from pgbench.sweep import Cell
 
 Status = Literal["done", "skipped", "failed"]
@@ -42,7 +43,6 @@ PLUGINS_ENV = "PGBENCH_PLUGINS"
 # Metrics whose value is documented as possibly NaN or inf (undefined, not broken):
 # snr is inf for a zero-variance estimator, cosines are NaN at a zero gradient, and a
 # training return is NaN where no episode ended since the previous point.
-MAY_BE_UNDEFINED = frozenset({"snr", "cosine", "pairwise_cosine", "train_return"})
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def component_modules(cells: Sequence[Cell]) -> dict[str, str]:
 def _nonfinite(frame: pd.DataFrame) -> str | None:
     """A one-line description of non-finite values where the metric is defined, or None."""
     values = frame["value"].to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values) & ~frame["metric"].isin(MAY_BE_UNDEFINED).to_numpy()
+    bad = ~np.isfinite(values) & ~frame["metric"].isin(MAY_BE_NAN).to_numpy()
     if not bad.any():
         return None
     first = frame[bad].iloc[0]

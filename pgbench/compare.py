@@ -121,35 +121,11 @@ import numpy as np
 import pandas as pd
 
 from pgbench.errors import PgbenchError
+from pgbench.metrics import DEFAULT_COMPARED, DIRECTIONS, LOWER
 from pgbench.results import METADATA, atomic_write_text, load_results
 from pgbench.stats import DEFAULT_BOOTSTRAP, group_rng
 
-LOWER, HIGHER = 1, -1  # sign s of "worse": lower is better / higher is better
-DIRECTIONS: dict[str, int] = {
-    # gradient quality (pgbench.experiments.gradient_quality)
-    "mse": LOWER,
-    "trace_cov": LOWER,
-    "bias_norm": LOWER,
-    "cosine": HIGHER,
-    "snr": HIGHER,
-    # game estimators (pgbench.experiments.two_agent)
-    "rel_error": LOWER,
-    "correlation": HIGHER,
-    # learning curves (pgbench.algorithms.trainer)
-    "eval_return": HIGHER,
-    "train_return": HIGHER,
-    "exact_value": HIGHER,
-    # two-agent games: exact and played per-step reward of each agent
-    "reward_1": HIGHER,
-    "reward_2": HIGHER,
-    "sampled_reward_1": HIGHER,
-    "sampled_reward_2": HIGHER,
-    # wall time: machine dependent, compared only when asked for
-    "seconds": LOWER,
-}
-DEFAULT_METRICS: tuple[str, ...] = tuple(
-    m for m in DIRECTIONS if m not in ("seconds", "sampled_reward_1", "sampled_reward_2")
-)
+DEFAULT_METRICS = DEFAULT_COMPARED
 FINAL_X = frozenset({"env_steps", "iteration"})  # compared at each seed's last point
 FINAL = -1  # x of a final-point comparison (shown as "final", null in JSON)
 CONFIG = [

@@ -142,6 +142,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from pgbench.errors import PgbenchError
+from pgbench.metrics import DIRECTIONS
 from pgbench.registry import ENVS, ESTIMATORS, POLICIES, suggest
 from pgbench.sampling import rollout_problem
 
@@ -387,8 +388,6 @@ class ThetaSpec(BaseModel):
 
 
 def _known_metric(name: str) -> str:
-    from pgbench.compare import DIRECTIONS
-
     if name not in DIRECTIONS:
         raise ValueError("not a metric with a known direction" + suggest(name, list(DIRECTIONS)))
     return name
@@ -414,7 +413,7 @@ class CompareSpec(BaseModel):
         default=0.05, description="significance level of both tests"
     )
     metrics: Annotated[tuple[MetricName, ...], Field(min_length=1)] | None = Field(
-        default=None, description="metrics compared (default: pgbench.compare.DEFAULT_METRICS)"
+        default=None, description="metrics compared (default: pgbench.metrics.DEFAULT_COMPARED)"
     )
     strict: Annotated[bool, Strict()] = Field(
         default=False, description="fail underpowered comparisons (pgbench compare --strict)"
@@ -785,7 +784,7 @@ class LearningCurveSuite(Suite):
 
     @model_validator(mode="after")
     def _check_algorithms(self) -> LearningCurveSuite:
-        from pgbench.algorithms.api import algorithm_params
+        from pgbench.algorithms.base import algorithm_params
         from pgbench.registry import ALGORITHMS
 
         for k, spec in enumerate(self.algorithms):

@@ -69,6 +69,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pgbench.errors import PgbenchError
+from pgbench.seeding import HASH_CHARS, canonical_json
+from pgbench.version import __version__
 
 COLUMNS: dict[str, str] = {
     "suite": "string",
@@ -93,7 +95,6 @@ COLUMNS: dict[str, str] = {
     "value": "float64",
     "reference": "string",
 }
-TIMING_METRICS = frozenset({"seconds"})  # wall-clock values: not reproducible between runs
 CELLS_DIR = "cells"
 STALE_DIR = "stale-cells"  # finished cells that the current suite does not have
 INVALID_DIR = "invalid-cells"  # files that failed validation, kept for inspection
@@ -127,7 +128,6 @@ _SCHEMA = pa.schema([(name, _ARROW[kind]) for name, kind in COLUMNS.items()])
 
 def cell_frame(cell, output) -> pd.DataFrame:
     """The rows of ``cell`` (:class:`~pgbench.sweep.Cell`) from its experiment ``output``."""
-    from pgbench.sweep import canonical_json
 
     ident = {
         "suite": cell.suite,
@@ -194,7 +194,6 @@ def cell_path(run_dir: Path, cell_hash: str) -> Path:
 def write_cell(run_dir: Path, cell, df: pd.DataFrame) -> Path:
     """Write one cell's rows to ``cells/<hash>.parquet`` atomically; the cell's canonical
     JSON goes into the file's schema metadata (key ``pgbench.cell``)."""
-    from pgbench.sweep import canonical_json
 
     table = pa.Table.from_pandas(conform(df), schema=_SCHEMA, preserve_index=False)
     table = table.replace_schema_metadata({CELL_KEY: canonical_json(cell.canonical())})
@@ -233,7 +232,6 @@ def _check_identity(path: Path, table: pa.Table, expected) -> None:
     if described is None:
         raise CellFileError(path, "no pgbench.cell description in its schema metadata")
     if expected is not None:
-        from pgbench.sweep import HASH_CHARS, canonical_json
 
         if described != canonical_json(expected.canonical()).encode():
             holds = hashlib.sha256(described).hexdigest()[:HASH_CHARS]
@@ -407,8 +405,6 @@ def numba_info() -> dict:
 
 def run_metadata(suite, suite_text: str, suite_file: str | None, cells: list, **extra) -> dict:
     """The ``metadata.json`` object of a run of ``suite`` over ``cells``."""
-    from pgbench import __version__
-
     return {
         "pgbench": __version__,
         "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),

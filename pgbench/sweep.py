@@ -6,7 +6,7 @@ cell is computed in one go, so each cell writes one Parquet file of rows. The
 point is the evaluation point theta of a gradient-quality suite
 (:class:`~pgbench.config.ThetaSpec`); kinds without one have ``theta=None``.
 
-Seeds are derived, never drawn: :func:`derive_seed` hashes a key such as
+Seeds are derived, never drawn: :func:`pgbench.seeding.derive_seed` hashes a key such as
 ``(seed, "estimate", N, r)`` through :class:`numpy.random.SeedSequence` into a
 uint64. The key of an estimate names the replicate seed, the batch size N and
 the repeat r, but *not* the method, so all methods of one (env, policy, seed)
@@ -18,40 +18,11 @@ the same keys (the episodes still differ, since the policy does).
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
-
-import numpy as np
 
 from pgbench.config import EnvSpec, PolicySpec, Spec, Suite, ThetaSpec
-
-HASH_CHARS = 16  # hex digits of the cell hash used in file names and tables
-
-
-def canonical_json(obj: Any) -> str:
-    """Sorted-key, whitespace-free JSON (NaN rejected): equal content, equal text."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    )
-
-
-def _word(part: int | str) -> int:
-    """A non-negative int for SeedSequence entropy (strings via sha256)."""
-    if isinstance(part, (int, np.integer)) and not isinstance(part, bool) and part >= 0:
-        return int(part)
-    digest = hashlib.sha256(repr(part).encode()).digest()
-    return int.from_bytes(digest[:16], "little")
-
-
-def derive_seed(*key: int | str) -> int:
-    """A uint64 seed (Python int in [0, 2**64)) that is a pure function of ``key``.
-
-    Distinct keys give independent-looking seeds, e.g. ``derive_seed(3, "estimate", 64, 0)``.
-    """
-    ss = np.random.SeedSequence([_word(p) for p in key])
-    return int(ss.generate_state(1, dtype=np.uint64)[0])
+from pgbench.seeding import HASH_CHARS, canonical_json
 
 
 @dataclass(frozen=True, eq=False)

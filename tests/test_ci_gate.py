@@ -13,7 +13,8 @@ import pytest
 from pgbench.compare import min_mannwhitney_p
 from pgbench.config import load_suite
 from pgbench.results import CELLS_DIR, METADATA, load_results
-from pgbench.sweep import canonical_json, expand
+from pgbench.seeding import canonical_json
+from pgbench.sweep import expand
 
 ROOT = Path(__file__).resolve().parents[1]
 CI_SUITES = sorted((ROOT / "suites" / "ci").glob("*.yaml"))

@@ -17,9 +17,10 @@ from pgbench.config import parse_suite
 from pgbench.errors import InvalidSpecError
 from pgbench.estimators.base import Estimator, NoParams
 from pgbench.experiments.gradient_quality import METRICS
+from pgbench.metrics import TIMING
 from pgbench.registry import ESTIMATORS
 from pgbench.report import RANKING_COLUMNS
-from pgbench.results import COLUMNS, TIMING_METRICS, read_failures
+from pgbench.results import COLUMNS, read_failures
 
 SUITE = """\
 name: tiny
@@ -74,7 +75,7 @@ def write_suite(tmp_path, text: str = SUITE, name: str = "suite.yaml"):
 
 
 def without_timing(df: pd.DataFrame) -> pd.DataFrame:
-    return df[~df["metric"].isin(TIMING_METRICS)].reset_index(drop=True)
+    return df[~df["metric"].isin(TIMING)].reset_index(drop=True)
 
 
 def test_run_as_a_user(tmp_path):

@@ -18,6 +18,7 @@ from scipy.stats import mannwhitneyu, ttest_ind
 from pgbench import compare
 from pgbench.config import SuiteError, parse_suite
 from pgbench.errors import PgbenchError
+from pgbench.metrics import HIGHER, LOWER
 from pgbench.results import COLUMNS, conform, load_results, write_cell, write_metadata
 from pgbench.sweep import expand
 
@@ -211,11 +212,11 @@ def test_final_reward_drop_of_a_two_agent_run_fails(tmp_path):
 def test_negative_returns_worse_is_lower_and_relative_to_the_magnitude():
     rng = np.random.default_rng(0)
     base = -200.0 + rng.standard_normal(10)
-    drop = compare.compare_samples(base, base - 60.0, compare.HIGHER, 1.25, 0.05, rng)
+    drop = compare.compare_samples(base, base - 60.0, HIGHER, 1.25, 0.05, rng)
     assert drop["status"] == "regression" and drop["worse_by"] == pytest.approx(0.3, rel=1e-3)
-    small = compare.compare_samples(base, base - 40.0, compare.HIGHER, 1.25, 0.05, rng)
+    small = compare.compare_samples(base, base - 40.0, HIGHER, 1.25, 0.05, rng)
     assert small["status"] == "changed"  # 20% of |base|: significant, within 25%
-    gain = compare.compare_samples(base, base + 150.0, compare.HIGHER, 1.25, 0.05, rng)
+    gain = compare.compare_samples(base, base + 150.0, HIGHER, 1.25, 0.05, rng)
     assert gain["status"] == "improved" and gain["change"] == pytest.approx(0.75, rel=1e-3)
 
 
@@ -225,12 +226,12 @@ def test_both_tests_must_agree():
     # one wild seed: the ranks shift (Mann-Whitney fires), the mean is noise (Welch does not)
     wild = 2.0 + 0.05 * rng.standard_normal(10)
     wild[3] = 40.0
-    one = compare.compare_samples(base, wild, compare.LOWER, 1.25, 0.05, rng)
+    one = compare.compare_samples(base, wild, LOWER, 1.25, 0.05, rng)
     assert one["p_mannwhitney"] < 0.05 < one["p_welch"] and one["status"] != "regression"
     # four seeds four times worse: the mean moves (Welch fires), most ranks do not
     some = base.copy()
     some[:4] *= 4.0
-    four = compare.compare_samples(base, some, compare.LOWER, 1.25, 0.05, rng)
+    four = compare.compare_samples(base, some, LOWER, 1.25, 0.05, rng)
     assert four["p_welch"] < 0.05 < four["p_mannwhitney"] and four["status"] != "regression"
     # with 10 seeds, both spreads hide a 25% change: underpowered rather than worse
     assert one["mdc"] > 1.0 and four["mdc"] > 1.0
@@ -240,7 +241,7 @@ def test_both_tests_must_agree():
     data = np.random.default_rng(1)
     base, shifted = 1.0 + 0.05 * data.standard_normal(40), 1.0 + 0.05 * data.standard_normal(40)
     shifted[:11] += 1.0
-    many = compare.compare_samples(base, shifted, compare.LOWER, 1.25, 0.05, rng)
+    many = compare.compare_samples(base, shifted, LOWER, 1.25, 0.05, rng)
     assert many["p_welch"] < 0.05 < many["p_mannwhitney"] and many["worse_by"] > 0.25
     assert many["mdc"] < 0.25 and not many["underpowered"] and many["status"] == "worse"
 
@@ -439,14 +440,14 @@ def test_relative_change_interval_covers_the_change_and_is_reproducible():
 
 def test_constant_and_non_finite_values():
     rng = np.random.default_rng(0)
-    same = compare.compare_samples(np.ones(5), np.ones(5), compare.LOWER, 1.25, 0.05, rng)
+    same = compare.compare_samples(np.ones(5), np.ones(5), LOWER, 1.25, 0.05, rng)
     assert same["status"] == "ok" and same["p_welch"] == 1.0 and same["change"] == 0.0
-    jump = compare.compare_samples(np.ones(5), 2 * np.ones(5), compare.LOWER, 1.25, 0.05, rng)
+    jump = compare.compare_samples(np.ones(5), 2 * np.ones(5), LOWER, 1.25, 0.05, rng)
     assert jump["status"] == "regression"
-    nan = compare.compare_samples(np.ones(5), np.full(5, np.nan), compare.LOWER, 1.25, 0.05, rng)
+    nan = compare.compare_samples(np.ones(5), np.full(5, np.nan), LOWER, 1.25, 0.05, rng)
     assert nan["status"] == "missing" and nan["n_new"] == 0
     inf = np.array([1.0, 2.0, np.inf, 1.5, 1.2])
-    part = compare.compare_samples(inf, inf, compare.HIGHER, 1.25, 0.05, rng)
+    part = compare.compare_samples(inf, inf, HIGHER, 1.25, 0.05, rng)
     assert part["n_base"] == part["n_new"] == 4 and part["status"] == "ok"
     assert math.isnan(compare.compare_samples([], [], 1, 1.25, 0.05, rng)["change"])
 

@@ -568,7 +568,7 @@ def test_params_accept_ints_for_floats_lists_for_tuples_and_numpy_scalars():
     import numpy as np
 
     import pgbench
-    from pgbench.algorithms.api import algorithm_params
+    from pgbench.algorithms.base import algorithm_params
     from pgbench.errors import InvalidSpecError
 
     assert pgbench.estimator_params("fd-forward", delta=1).delta == 1.0

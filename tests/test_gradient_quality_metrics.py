@@ -28,8 +28,9 @@ from pgbench.experiments.gradient_quality import (
 from pgbench.registry import ESTIMATORS
 from pgbench.report import RANKING_COLUMNS, rank_matrix, ranking, ranking_markdown
 from pgbench.results import conform
+from pgbench.seeding import derive_seed
 from pgbench.stats import bootstrap_ci
-from pgbench.sweep import derive_seed, expand
+from pgbench.sweep import expand
 
 # g = (1, 0); estimates (2, 0), (0, 0), (1, 1); R = 3. By hand:
 #   mean = (1, 1/3): ||mean - g||^2 = 1/9, ||mean||^2 = 10/9

@@ -18,7 +18,8 @@ from pgbench import results
 from pgbench.cli import main
 from pgbench.config import parse_suite
 from pgbench.executors import SerialExecutor
-from pgbench.results import CELLS_DIR, INVALID_DIR, STALE_DIR, TIMING_METRICS, ResultsError
+from pgbench.metrics import TIMING
+from pgbench.results import CELLS_DIR, INVALID_DIR, STALE_DIR, ResultsError
 from pgbench.runner import run_suite
 from pgbench.sweep import expand
 
@@ -51,7 +52,7 @@ def cell_names(folder) -> set[str]:
 
 
 def without_timing(df: pd.DataFrame) -> pd.DataFrame:
-    return df[~df["metric"].isin(TIMING_METRICS)].reset_index(drop=True)
+    return df[~df["metric"].isin(TIMING)].reset_index(drop=True)
 
 
 def by_cell(df: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pgbench
 from pgbench.cli import main
 from pgbench.config import parse_suite
 from pgbench.executors import make_executor
-from pgbench.results import TIMING_METRICS
+from pgbench.metrics import TIMING
 from pgbench.runner import run_suite
 
 SUITE = """\
@@ -34,7 +34,7 @@ estimators:
 
 def table(run_dir) -> pd.DataFrame:
     df = pgbench.load_results(run_dir)
-    return df[~df["metric"].isin(TIMING_METRICS)].reset_index(drop=True)
+    return df[~df["metric"].isin(TIMING)].reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pgbench
 from pgbench.cli import main
 from pgbench.config import parse_suite
 from pgbench.executors import SerialExecutor
-from pgbench.results import TIMING_METRICS
+from pgbench.metrics import TIMING
 from pgbench.runlock import LOCK, RunLock
 from pgbench.runner import run_suite
 from tests.conftest import InterruptOnFirstCell
@@ -42,7 +42,7 @@ estimators:
 
 
 def without_timing(df: pd.DataFrame) -> pd.DataFrame:
-    return df[~df["metric"].isin(TIMING_METRICS)].reset_index(drop=True)
+    return df[~df["metric"].isin(TIMING)].reset_index(drop=True)
 
 
 def write_suite(tmp_path, text: str = SUITE):

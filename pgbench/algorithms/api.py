@@ -8,25 +8,15 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
 from threadpoolctl import threadpool_limits
 
+from pgbench.algorithms.base import algorithm_params
 from pgbench.algorithms.budget import budget_warning
 from pgbench.algorithms.trainer import TrainRun
 from pgbench.errors import InvalidSpecError, PgbenchWarning
 from pgbench.kernels.timing import compile_seconds
 from pgbench.registry import ALGORITHMS
-
-
-def algorithm_params(name: str, **params):
-    """The validated hyperparameter model of algorithm ``name`` (one-line errors)."""
-    algo = ALGORITHMS.get(name)
-    try:
-        return algo.params(**params)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "parameters"
-        raise InvalidSpecError(f"algorithm {name!r}: {where}: {err['msg']}") from None
+from pgbench.seeding import canonical_json
 
 
 def train_run(
@@ -101,7 +91,6 @@ def warm_up(algo, hp, env, policy, theta0, seed, backend, eval_episodes) -> None
 def history_frame(run: TrainRun, algorithm: str, params: dict) -> pd.DataFrame:
     """``run.rows`` as a tidy table with the columns of a suite's results table."""
     from pgbench.results import conform
-    from pgbench.sweep import canonical_json
 
     env, policy = run.env, run.policy
     ident = {

@@ -48,7 +48,7 @@ from pgbench.estimators.finite_difference import (
     fd_regression,
 )
 from pgbench.estimators.likelihood_ratio import BaselineParams, reinforce, reward_to_go
-from pgbench.sweep import derive_seed
+from pgbench.seeding import derive_seed
 
 
 class ReinforceParams(AlgoParams):

@@ -13,7 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
+from pgbench.errors import InvalidSpecError
 from pgbench.params import HyperParams
+from pgbench.registry import ALGORITHMS
 
 
 class AlgoParams(HyperParams):
@@ -44,6 +48,15 @@ class Algorithm:
 
 def register(algorithm: Algorithm) -> Algorithm:
     """Add ``algorithm`` to the ALGORITHMS registry under its own name."""
-    from pgbench.registry import ALGORITHMS
-
     return ALGORITHMS.register(algorithm.name)(algorithm)
+
+
+def algorithm_params(name: str, **params):
+    """The validated hyperparameter model of algorithm ``name`` (one-line errors)."""
+    algo = ALGORITHMS.get(name)
+    try:
+        return algo.params(**params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "parameters"
+        raise InvalidSpecError(f"algorithm {name!r}: {where}: {err['msg']}") from None

@@ -19,6 +19,8 @@ A budget of ``env_steps`` buys at most ``env_steps // fewest`` updates; fewer th
 
 from __future__ import annotations
 
+from pgbench.algorithms.base import algorithm_params
+
 MIN_UPDATES = 5  # "a handful": below this many updates a budget is worth a warning
 
 
@@ -31,8 +33,6 @@ def steps_per_update(name: str, env, *, policy=None, **params) -> tuple[int, int
     need for an exact count; an ``episodes`` too small for P is the same one-line
     error the estimator would raise at its first update.
     """
-    from pgbench.algorithms.api import algorithm_params
-
     hp = algorithm_params(name, **params)
     return hp.steps_per_update(env, None if policy is None else policy.n_params)
 

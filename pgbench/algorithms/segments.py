@@ -19,7 +19,7 @@ from pydantic import Field
 
 from pgbench.errors import InvalidSpecError
 from pgbench.params import HyperParams
-from pgbench.sweep import derive_seed
+from pgbench.seeding import derive_seed
 
 
 class CriticParams(HyperParams):

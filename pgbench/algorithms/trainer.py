@@ -40,8 +40,9 @@ import time
 import numpy as np
 
 from pgbench.kernels import Lanes, Segment, build, build_returns, timing
+from pgbench.metrics import WHERE_DEFINED
 from pgbench.sampling import Sampler, kernel_target
-from pgbench.sweep import derive_seed
+from pgbench.seeding import derive_seed
 
 CURVE_METRICS = (
     "train_return",
@@ -54,10 +55,9 @@ CURVE_METRICS = (
     "kl",
     "entropy",
 )
-# Metrics logged only where they exist: exact values on tabular envs, evaluation
-# returns when evaluation episodes are asked for, KL and entropy for algorithms
-# that compute them. A missing training return (no episode ended yet) stays NaN.
-_WHERE_DEFINED = frozenset(CURVE_METRICS) - {"train_return", "seconds", "env_steps"}
+# Metrics in pgbench.metrics.WHERE_DEFINED are logged only where they exist: exact values
+# on tabular envs, evaluation returns when evaluation episodes are asked for, KL and
+# entropy for algorithms that compute them. A missing training return stays NaN.
 
 
 class TrainRun:
@@ -212,7 +212,7 @@ class TrainRun:
         self.rows.extend(
             (x, name, values[name])
             for name in CURVE_METRICS
-            if not (name in _WHERE_DEFINED and math.isnan(values[name]))
+            if not (name in WHERE_DEFINED and math.isnan(values[name]))
         )
         self._n_logged += 1
         while self._next_log <= steps:

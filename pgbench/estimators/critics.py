@@ -66,6 +66,7 @@ from pgbench.estimators.base import Estimator, register
 from pgbench.estimators.features import action_value_features, live_steps, value_features
 from pgbench.kernels.build import build_returns
 from pgbench.params import HyperParams
+from pgbench.seeding import derive_seed
 
 GRADIENT_STREAM, FIT_STREAM = 0, 1
 ROWS_PER_CHUNK = 1 << 13  # feature rows formed at once (bounds memory for one-hot features)
@@ -158,7 +159,7 @@ def _weighted_score_mean(batch, weights: np.ndarray, gamma: float) -> np.ndarray
 
 def _critic_and_batch(sampler, theta, episodes, seed, params: CriticParams, need):
     """(critic, gradient batch): the exact critic or one fitted on separate episodes."""
-    grad_seed, fit_seed = (_derive(seed, k) for k in (GRADIENT_STREAM, FIT_STREAM))
+    grad_seed, fit_seed = (derive_seed(seed, k) for k in (GRADIENT_STREAM, FIT_STREAM))
     if params.critic == "exact":
         critic = exact_critic(sampler.env, sampler.policy, theta)
         return critic, sampler.batch(theta, episodes, grad_seed)
@@ -323,12 +324,6 @@ def _state(obs: np.ndarray) -> np.ndarray:
 def _returns(sampler):
     """Return scans on the CPU (the batches are host arrays)."""
     return build_returns("serial" if sampler.kernels.target == "serial" else "parallel")
-
-
-def _derive(seed: int, k: int) -> int:
-    """The uint64 episode seed of stream ``k`` (GRADIENT_STREAM, FIT_STREAM) of ``seed``;
-    for a non-negative ``seed`` the same value as ``pgbench.sweep.derive_seed(seed, k)``."""
-    return int(np.random.SeedSequence([int(seed), k]).generate_state(1, np.uint64)[0])
 
 
 # ---------------------------------------------------------------- registration

@@ -53,7 +53,8 @@ from pgbench.errors import (
     PgbenchError,
 )
 from pgbench.experiments import CellOutput, MetricRow
-from pgbench.sweep import Cell, canonical_json, derive_seed
+from pgbench.seeding import canonical_json, derive_seed
+from pgbench.sweep import Cell
 
 REFERENCE_ESTIMATOR = "reward-to-go"
 REFERENCE_PARAMS = {"baseline": "time"}  # unbiased: leave-one-out per-step mean

@@ -37,7 +37,7 @@ import numpy as np
 
 from pgbench.errors import InvalidSpecError, NonFiniteGradientError
 from pgbench.experiments import CellOutput, MetricRow
-from pgbench.sweep import derive_seed
+from pgbench.seeding import GAME_THETA, derive_seed, keyed_rng
 
 STATES = ("start", "CC", "CD", "DC", "DD")
 BASELINES = ("none", "time", "value")
@@ -99,7 +99,7 @@ def estimator_params(params: dict) -> str:
 
 def point(spec) -> np.ndarray:
     """x (10,) of a :class:`~pgbench.games.suite.PointSpec`."""
-    rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 0x6A3E]))
+    rng = keyed_rng(spec.seed, GAME_THETA)
     return spec.scale * rng.standard_normal(10)
 
 

@@ -26,7 +26,7 @@ from pgbench.games.exact import AGENT1_INDEX, AGENT2_INDEX, Game, derivatives, l
 from pgbench.games.joint import GameBatch, GameSampler
 from pgbench.params import HyperParams
 from pgbench.registry import LEARNERS
-from pgbench.sweep import derive_seed
+from pgbench.seeding import derive_seed
 
 MODEL_CLIP = 10.0  # |logit| cap of an opponent model estimated from counts
 

@@ -29,7 +29,7 @@ from pgbench.games import learners as _learners
 from pgbench.games.exact import as_game, check_thetas, cooperation_probs, derivatives
 from pgbench.games.joint import GameSampler
 from pgbench.registry import LEARNERS
-from pgbench.sweep import derive_seed
+from pgbench.seeding import derive_seed
 
 STATE_NAMES = ("start", "CC", "CD", "DC", "DD")  # own view
 HISTORY_COLUMNS = (

@@ -31,6 +31,8 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from pgbench.seeding import POLICY_INIT, keyed_rng
+
 
 class Distributions(Protocol):
     """pi_theta(. | obs_n) for a batch of N observations (one forward pass).
@@ -118,7 +120,7 @@ class Policy:
         has one, else N(0, init_scale^2) from ``seed``."""
         if self.init_fn is not None:
             return np.asarray(self.init_fn(int(seed)), dtype=np.float64)
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED]))
+        rng = keyed_rng(seed, POLICY_INIT)
         return self.init_scale * rng.standard_normal(self.n_params)
 
     def __repr__(self) -> str:
