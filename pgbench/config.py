@@ -128,48 +128,34 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    JsonValue,
     Strict,
     TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from pgbench.errors import PgbenchError
-from pgbench.metrics import DIRECTIONS
 from pgbench.registry import ENVS, ESTIMATORS, POLICIES, suggest
 from pgbench.sampling import rollout_problem
-
-NonNegInt = Annotated[int, Strict(), Field(ge=0)]
-PosInt = Annotated[int, Strict(), Field(ge=1)]
-PosFloat = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
-FiniteFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-Name = Annotated[str, Strict(), Field(min_length=1)]
-MAX_CELLS = 1_000_000  # cells of one suite (envs x policies x methods x points x seeds)
-MAX_NAME = 100  # characters of a suite name (a directory name; file systems allow 255 bytes)
-Params = dict[str, JsonValue]
-Loc = tuple[str | int, ...]
-
-
-class SuiteError(PgbenchError, ValueError):
-    """An invalid suite; ``str(err)`` is the one line ``file:line:col: message``."""
-
+from pgbench.suite.compare_block import CompareSpec
+from pgbench.suite.errors import Loc, SuiteError
+from pgbench.suite.errors import fail as _fail
+from pgbench.suite.types import (
+    MAX_CELLS,
+    MAX_NAME,
+    FiniteFloat,
+    Name,
+    NonNegInt,
+    Params,
+    PosFloat,
+    PosInt,
+)
 
 # ---------------------------------------------------------------- helpers
-
-
-def _fail(where: Loc, msg: str, at_key: bool = False) -> typing.NoReturn:
-    """A validation error at the absolute location ``where`` (read back by the loader);
-    ``at_key``: point at the mapping key of the last element rather than at its value."""
-    raise PydanticCustomError(
-        "pgbench", "{msg}", {"msg": msg, "where": tuple(where), "at_key": at_key}
-    )
 
 
 def _short(value: Any) -> str:
@@ -387,52 +373,6 @@ class ThetaSpec(BaseModel):
 # ---------------------------------------------------------------- suites
 
 
-def _known_metric(name: str) -> str:
-    if name not in DIRECTIONS:
-        raise ValueError("not a metric with a known direction" + suggest(name, list(DIRECTIONS)))
-    return name
-
-
-MetricName = Annotated[Name, AfterValidator(_known_metric)]
-Threshold = Annotated[float, Strict(), Field(ge=1.0, allow_inf_nan=False)]
-
-
-class CompareSpec(BaseModel):
-    """Settings of ``pgbench compare`` (:mod:`pgbench.compare`) for runs of a suite; a
-    report setting, not part of the cells. The command line overrides each key."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    threshold: Threshold = Field(
-        default=1.25, description="fail when a metric is worse by this factor (1.25: 25%)"
-    )
-    thresholds: dict[Name, Threshold] = Field(
-        default_factory=dict, description="per-metric factors overriding threshold"
-    )
-    alpha: Annotated[float, Strict(), Field(gt=0.0, lt=1.0)] = Field(
-        default=0.05, description="significance level of both tests"
-    )
-    metrics: Annotated[tuple[MetricName, ...], Field(min_length=1)] | None = Field(
-        default=None, description="metrics compared (default: pgbench.metrics.DEFAULT_COMPARED)"
-    )
-    strict: Annotated[bool, Strict()] = Field(
-        default=False, description="fail underpowered comparisons (pgbench compare --strict)"
-    )
-    pair_by: Literal["config", "label"] = Field(
-        default="config", description="pair rows by configuration or by labels (--pair-by)"
-    )
-
-    @field_validator("thresholds")
-    @classmethod
-    def _threshold_metrics(cls, value: dict[str, float]) -> dict[str, float]:
-        for key in value:
-            try:
-                _known_metric(key)
-            except ValueError as exc:
-                _fail(("compare", "thresholds", key), f"metric {key!r}: {exc}", at_key=True)
-        return value
-
-
 class Suite(BaseModel):
     """Keys shared by every experiment kind (see the module docstring)."""
 
@@ -518,6 +458,15 @@ class Suite(BaseModel):
     def warnings(self) -> list[tuple[Loc, str]]:
         """(location, message) of what is valid but likely a mistake; none by default."""
         return []
+
+    def report_settings(self) -> dict:
+        """What ``pgbench compare`` and the report need of the suite, resolved once: the runner
+        writes it into ``metadata.json`` (``settings``), so neither reads the YAML again.
+        ``compare``: the validated ``compare:`` block, or None."""
+        return {
+            "description": self.description,
+            "compare": None if self.compare is None else self.compare.model_dump(mode="json"),
+        }
 
     @property
     def methods(self) -> tuple[Spec, ...]:
@@ -864,6 +813,11 @@ class LearningCurveSuite(Suite):
         """(location, message) of budgets that buy fewer than a handful of updates (see
         :func:`pgbench.algorithms.budget.budget_warning`); the suite is valid."""
         return self._updates(self.built_pairs())
+
+    def report_settings(self) -> dict:
+        """The common settings and ``targets``: env label -> the return that counts as solved."""
+        targets = {e.display: e.target for e in self.envs if e.target is not None}
+        return {**super().report_settings(), "targets": targets}
 
 
 SUITE_KINDS: dict[str, type[Suite]] = {

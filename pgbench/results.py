@@ -414,6 +414,7 @@ def run_metadata(suite, suite_text: str, suite_file: str | None, cells: list, **
             "file": suite_file,
             "text": suite_text,
         },
+        "settings": suite.report_settings(),
         "cells": [c.hash for c in cells],
         "versions": {
             "python": platform.python_version(),

@@ -29,7 +29,6 @@ from pathlib import Path
 import pandas as pd
 
 from pgbench import results
-from pgbench.errors import PgbenchError
 from pgbench.games import plots as game_plots
 from pgbench.games import report as game_report
 from pgbench.learning_curves import CURVES_PNG, FINAL_MD
@@ -102,13 +101,13 @@ def write_report(
     run_dir = Path(run_dir)
     table = _load_table(run_dir) if table is None else table
     meta = _metadata(run_dir)
-    suite = _suite(meta)
+    settings = _settings(meta)
     out = Path(out) if out is not None else run_dir
     out.mkdir(parents=True, exist_ok=True)
-    written = write_outputs(table, out, _targets(suite))
+    written = write_outputs(table, out, settings.get("targets") or {})
     doc = Document(
         title=_title(meta, table),
-        description=getattr(suite, "description", "") or "",
+        description=settings.get("description") or "",
         meta=meta,
         finished=len(results.cell_files(run_dir)),
         failures=results.read_failures(run_dir),
@@ -145,23 +144,11 @@ def _metadata(run_dir: Path) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def _suite(meta: dict):
-    """The suite of the run, parsed from its text in the metadata; None if it does not
-    parse (say, a component registered by a plugin that is not loaded now)."""
-    from pgbench.config import parse_suite
-
-    text = (meta.get("suite") or {}).get("text")
-    if not text:
-        return None
-    try:
-        return parse_suite(text, (meta.get("suite") or {}).get("file") or "<suite>")
-    except PgbenchError:
-        return None
-
-
-def _targets(suite) -> dict[str, float]:
-    envs = getattr(suite, "envs", None) or ()
-    return {e.display: e.target for e in envs if getattr(e, "target", None) is not None}
+def _settings(meta: dict) -> dict:
+    """The suite's report settings, resolved by the runner (``metadata.json`` ``settings``);
+    {} for a run written before they were recorded."""
+    settings = meta.get("settings")
+    return settings if isinstance(settings, dict) else {}
 
 
 def _title(meta: dict, table: pd.DataFrame) -> str:
