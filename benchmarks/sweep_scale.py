@@ -58,8 +58,7 @@ def write_suite(folder: Path, cells: int) -> Path:
 
 def compute_seconds(suite_path: Path) -> float:
     """Seconds of the cells' own work, run one after another in this process (warm)."""
-    from pgbench.config import load_suite
-    from pgbench.experiments import get_experiment
+    from pgbench.experiments import get_experiment, load_suite
     from pgbench.sweep import expand
 
     cells = expand(load_suite(suite_path))

@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _sigterm_as_interrupt():
             return _command(args)
     except PgbenchError as exc:
-        from pgbench.config import SuiteError
+        from pgbench.suite.errors import SuiteError
 
         line = str(exc) if isinstance(exc, SuiteError) else f"pgbench: error: {exc}"
         print(line.splitlines()[0] if line else "pgbench: error", file=sys.stderr)
@@ -211,9 +211,11 @@ def _list() -> int:
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from pgbench.config import parse_suite, read_suite, warning_lines
     from pgbench.executors import make_executor
+    from pgbench.experiments import parse_suite
     from pgbench.runner import default_run_dir, run_suite
+    from pgbench.suite.load import warning_lines
+    from pgbench.suite.yaml_reading import read_suite
 
     executor = make_executor(
         args.executor,

@@ -43,10 +43,10 @@ from pgbench.celltask import (
     failure_outcome,
     plugin_modules,
 )
-from pgbench.config import Suite
 from pgbench.errors import PgbenchError
 from pgbench.executors import Executor, SerialExecutor
 from pgbench.runlock import RunLock
+from pgbench.suite.base import Suite
 from pgbench.sweep import Cell, expand
 
 

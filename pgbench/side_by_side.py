@@ -56,7 +56,7 @@ import pgbench
 from pgbench.errors import PgbenchError
 mods = [m.strip() for m in os.environ.get("PGBENCH_PLUGINS", "").split(",") if m.strip()]
 files = {m: getattr(importlib.import_module(m), "__file__", None) for m in ["pgbench", *mods]}
-from pgbench.config import load_suite
+from pgbench.experiments import load_suite
 try:
     suite = load_suite(sys.argv[1])
 except PgbenchError as exc:
@@ -182,7 +182,7 @@ def probe(side: Side, suite: Path) -> dict:
     """What ``side``'s code makes of ``suite``: ``files`` (module -> file it imports, for
     pgbench and each ``PGBENCH_PLUGINS`` module), the suite's ``name`` and ``seeds``. A
     suite that side's code rejects raises its SuiteError line (naming the side)."""
-    from pgbench.config import SuiteError
+    from pgbench.suite.errors import SuiteError
 
     done = side.python(_PROBE, str(suite))
     if done.returncode == 2:
@@ -277,7 +277,7 @@ def compare_runs(new: Side, out: Path, args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """Execute ``pgbench side-by-side`` for parsed ``args``; returns the exit code. Bad
     input raises :class:`SideBySideError` (a PgbenchError: one line, exit 2)."""
-    from pgbench.config import read_suite
+    from pgbench.suite.yaml_reading import read_suite
 
     text = read_suite(args.suite)  # the suite's keys are checked by each side's code below
 
@@ -327,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except PgbenchError as exc:  # as pgbench.cli.main reports them
-        from pgbench.config import SuiteError
+        from pgbench.suite.errors import SuiteError
 
         line = str(exc) if isinstance(exc, SuiteError) else f"pgbench: error: {exc}"
         print(line.splitlines()[0], file=sys.stderr)

@@ -4,7 +4,8 @@ A :class:`Cell` is one (env, policy, point, method, seed) of a suite, with the
 experiment's settings (batch sizes, repeats, ...) inside it: the x axis of a
 cell is computed in one go, so each cell writes one Parquet file of rows. The
 point is the evaluation point theta of a gradient-quality suite
-(:class:`~pgbench.config.ThetaSpec`); kinds without one have ``theta=None``.
+(e.g. :class:`~pgbench.experiments.gradient_quality.suite.ThetaSpec`); kinds without one
+have ``theta=None``.
 
 Seeds are derived, never drawn: :func:`pgbench.seeding.derive_seed` hashes a key such as
 ``(seed, "estimate", N, r)`` through :class:`numpy.random.SeedSequence` into a
@@ -20,9 +21,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
-from pgbench.config import EnvSpec, PolicySpec, Spec, Suite, ThetaSpec
 from pgbench.seeding import HASH_CHARS, canonical_json
+from pgbench.suite.base import Suite
+from pgbench.suite.specs import EnvSpec, PolicySpec, Spec
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +46,7 @@ class Cell:
     method: Spec
     seed: int
     settings: dict
-    theta: ThetaSpec | None = None
+    theta: Any = None  # a point spec with definition() and display, or None
 
     def canonical(self) -> dict:
         """Everything that determines this cell's rows, incl. the pgbench version."""

@@ -4,7 +4,7 @@ print ONE line on stderr, ``file:LINE:COL: message`` at the offending spot, and 
 Every corpus file starts with ``# expect LINE:COL fragment``: the 1-based position the error
 must name and a piece of its message. Files that cannot be read at all (missing, a directory,
 no read permission) have no position; their one line is ``pgbench: error: ...`` naming the
-path (the CLI reads the suite itself) or, equally, :func:`pgbench.config.read_suite`'s
+path (the CLI reads the suite itself) or, equally, :func:`pgbench.suite.yaml_reading.read_suite`'s
 ``path: cannot read suite: reason``.
 """
 
@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from pgbench.cli import main
-from pgbench.config import SUITE_KINDS, SuiteError, load_suite
+from pgbench.experiments import SUITE_KINDS, load_suite
+from pgbench.suite.errors import SuiteError
 
 CORPUS = Path(__file__).parent / "bad_suites"
 CASES = sorted(CORPUS.glob("*.yaml"))

@@ -13,10 +13,10 @@ import pytest
 
 import pgbench
 from pgbench.cli import main
-from pgbench.config import parse_suite
 from pgbench.errors import InvalidSpecError
 from pgbench.estimators.base import Estimator, NoParams
-from pgbench.experiments.gradient_quality import METRICS
+from pgbench.experiments import parse_suite
+from pgbench.experiments.gradient_quality.run import METRICS
 from pgbench.metrics import TIMING
 from pgbench.registry import ESTIMATORS
 from pgbench.report import RANKING_COLUMNS

@@ -7,7 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from pgbench.cli import main
-from pgbench.config import GradientQualitySuite, SuiteError, load_suite, parse_suite
+from pgbench.experiments import load_suite, parse_suite
+from pgbench.experiments.gradient_quality.suite import GradientQualitySuite
+from pgbench.suite.errors import SuiteError
 
 BASE = """\
 name: tiny
@@ -412,7 +414,7 @@ def expanded_size(node) -> int:
 def test_the_node_bound_counts_every_alias_at_its_full_size(monkeypatch):
     import yaml
 
-    import pgbench.config as config
+    from pgbench.suite import yaml_reading
 
     text = BASE.replace(
         "  - {name: reward-to-go, label: rtg}",
@@ -420,10 +422,10 @@ def test_the_node_bound_counts_every_alias_at_its_full_size(monkeypatch):
         "description: &d text\nthetas: [{seed: 0, label: *d}]",
     ).replace("theta: {seed: 0}\n", "")
     size = expanded_size(yaml.compose(text, Loader=yaml.SafeLoader))
-    monkeypatch.setattr(config, "MAX_NODES", size)
+    monkeypatch.setattr(yaml_reading, "MAX_NODES", size)
     suite = parse_suite(text, "s.yaml")
     assert suite.estimators[2].display == "rtg2" and suite.points[0].display == "text"
-    monkeypatch.setattr(config, "MAX_NODES", size - 1)
+    monkeypatch.setattr(yaml_reading, "MAX_NODES", size - 1)
     with pytest.raises(SuiteError, match=r"^s.yaml:\d+:\d+: the suite has more than"):
         parse_suite(text, "s.yaml")
 
@@ -471,12 +473,12 @@ def test_nesting_is_bounded_before_the_recursive_composer(depth, ok):
 
 
 def test_seed_counts_and_grids_are_bounded_before_anything_is_built(monkeypatch):
-    import pgbench.config as config
+    from pgbench.suite import base
 
     def no_build(*args, **kwargs):  # a bound must be checked before any env is built
         raise RuntimeError("an env was built")
 
-    monkeypatch.setattr(config, "_build_env", no_build)
+    monkeypatch.setattr(base, "build_env", no_build)
     for count in ("100000000000", "1000001"):
         with pytest.raises(SuiteError, match=r"seeds would make at least .* cells"):
             parse_suite(BASE.replace("seeds: 2", f"seeds: {count}"), "s.yaml")
@@ -614,7 +616,7 @@ algorithms:
 
 
 def test_a_budget_that_buys_a_handful_of_updates_is_a_positioned_warning():
-    from pgbench.config import warning_lines
+    from pgbench.suite.load import warning_lines
 
     assert parse_suite(LC).warnings() == []  # 6000 env steps: 5 ppo-clip updates of 1024
     text = LC.replace("  - ppo-clip", "  - {name: ppo-clip, env_steps: 3000}")

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 import pgbench
-from pgbench.config import ThetaSpec, parse_suite
 from pgbench.errors import NoExactFormError, NonFiniteGradientError
 from pgbench.estimators.base import Estimator, NoParams
-from pgbench.experiments.gradient_quality import (
+from pgbench.experiments import parse_suite
+from pgbench.experiments.gradient_quality.run import (
     METRICS,
     _finite,
     cosines,
@@ -25,6 +25,7 @@ from pgbench.experiments.gradient_quality import (
     run_cell,
     theta_point,
 )
+from pgbench.experiments.gradient_quality.suite import ThetaSpec
 from pgbench.registry import ESTIMATORS
 from pgbench.report import RANKING_COLUMNS, rank_matrix, ranking, ranking_markdown
 from pgbench.results import conform

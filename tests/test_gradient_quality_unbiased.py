@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import pgbench
-from pgbench.config import parse_suite
 from pgbench.errors import InvalidSpecError, NoExactFormError
 from pgbench.estimators.natural import restricted_direction
-from pgbench.experiments import gradient_quality as gq
-from pgbench.experiments.gradient_quality import (
+from pgbench.experiments import parse_suite
+from pgbench.experiments.gradient_quality import run as gq
+from pgbench.experiments.gradient_quality.run import (
     gradient_metrics,
     grouped_jackknife,
     reference_gradient,
@@ -221,7 +221,7 @@ def test_a_cell_without_an_exact_gradient_subtracts_its_reference_s_noise(monkey
     def no_exact(*args, **kwargs):
         raise NoExactFormError("no closed form (test)")
 
-    monkeypatch.setattr(pgbench, "exact_gradient", no_exact)
+    monkeypatch.setattr(gq, "exact_gradient", no_exact)
     monkeypatch.setattr(gq, "_MEMO", OrderedDict())
     cell, restricted = expand(parse_suite(SUITE))
     out = gq.run_cell(cell)
@@ -267,7 +267,7 @@ def test_every_batch_size_is_warmed_up_once_per_process(monkeypatch):
         calls.append((episodes, info))
         return real(name, env, policy, theta, episodes, seed, info=info, **kw)
 
-    monkeypatch.setattr(pgbench, "estimate", spy)
+    monkeypatch.setattr(gq, "estimate", spy)
     monkeypatch.setattr(gq, "_WARM", set())
     cells = expand(parse_suite(SUITE.replace("seeds: [0]", "seeds: [0, 1]")))
     first, again = cells[0], cells[2]  # reward-to-go at seeds 0 and 1 (exact reference)
@@ -299,7 +299,7 @@ def test_timed_estimates_never_compile(monkeypatch):
             compiled_in_timed.append(timing.compile_seconds() - before)
         return out
 
-    monkeypatch.setattr(pgbench, "estimate", spy)
+    monkeypatch.setattr(gq, "estimate", spy)
     out = gq.run_cell(expand(parse_suite(SUITE))[0])
     assert compiled_in_timed == [0.0] * 6
     assert out.compile_seconds > 0

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from pgbench.cli import main
-from pgbench.config import LearningCurveSuite, SuiteError, load_suite
+from pgbench.experiments import load_suite
+from pgbench.experiments.learning_curve.suite import LearningCurveSuite
+from pgbench.suite.errors import SuiteError
 from pgbench.sweep import expand
 
 BASE = """\

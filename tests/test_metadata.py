@@ -13,8 +13,8 @@ import pytest
 from compile_time_plugin import ENV, PLUGIN  # wraps get_experiment here too (inert unless ENV)
 
 from pgbench import results
-from pgbench.config import parse_suite
 from pgbench.executors import LocalExecutor, SerialExecutor
+from pgbench.experiments import parse_suite
 from pgbench.results import git_info
 from pgbench.runner import run_suite
 from tests.conftest import InterruptOnFirstCell

@@ -12,9 +12,9 @@ import pytest
 
 from pgbench import results
 from pgbench.cli import main
-from pgbench.config import parse_suite
 from pgbench.estimators.base import Estimator, NoParams
 from pgbench.executors import SerialExecutor
+from pgbench.experiments import parse_suite
 from pgbench.registry import ESTIMATORS
 from pgbench.run_report import REPORT_HTML, REPORT_MD, html_page, write_report
 from pgbench.runner import run_suite

@@ -16,8 +16,8 @@ import pytest
 import pgbench
 from pgbench import results
 from pgbench.cli import main
-from pgbench.config import parse_suite
 from pgbench.executors import SerialExecutor
+from pgbench.experiments import parse_suite
 from pgbench.metrics import TIMING
 from pgbench.results import CELLS_DIR, INVALID_DIR, STALE_DIR, ResultsError
 from pgbench.runner import run_suite

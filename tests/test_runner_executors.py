@@ -9,8 +9,8 @@ import pytest
 
 import pgbench
 from pgbench.cli import main
-from pgbench.config import parse_suite
 from pgbench.executors import make_executor
+from pgbench.experiments import parse_suite
 from pgbench.metrics import TIMING
 from pgbench.runner import run_suite
 

@@ -17,8 +17,8 @@ from test_runner_plugin import plugin_env
 
 import pgbench
 from pgbench.cli import main
-from pgbench.config import parse_suite
 from pgbench.executors import SerialExecutor
+from pgbench.experiments import parse_suite
 from pgbench.metrics import TIMING
 from pgbench.runlock import LOCK, RunLock
 from pgbench.runner import run_suite

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 import pgbench
-from pgbench.config import SuiteError, parse_suite
+from pgbench.experiments import parse_suite
+from pgbench.suite.errors import SuiteError
 
 TINY = """\
 name: tiny-games

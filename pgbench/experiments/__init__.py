@@ -1,60 +1,52 @@
-"""Experiment kinds: each turns one :class:`~pgbench.sweep.Cell` into tidy metric rows.
+"""Experiment kinds: each turns one cell of a suite into tidy metric rows.
 
-An experiment is ``run_cell(cell) -> CellOutput``: pure computation (no file IO,
-no printing); the runner attaches the cell's identity columns and writes the
-rows (:mod:`pgbench.results`). A new kind (learning curves, games) adds a module
-here, an entry in :data:`EXPERIMENTS` and a suite model in :mod:`pgbench.config`.
+:data:`KINDS` is the one list of experiment kinds (see :mod:`pgbench.experiments.kind` for
+what a kind is and the files it is made of). An experiment is ``run_cell(cell) ->
+CellOutput`` (:mod:`pgbench.experiments.output`): pure computation (no file IO, no
+printing); the runner attaches the cell's identity columns and writes the rows
+(:mod:`pgbench.results`). :func:`parse_suite` and :func:`load_suite` read a suite of any
+of these kinds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from pathlib import Path
+
+from pgbench.experiments import gradient_quality, learning_curve, two_agent
+from pgbench.experiments.kind import Kind
+from pgbench.suite import load
+from pgbench.suite.base import Suite
+from pgbench.suite.errors import SuiteError
+
+KINDS: tuple[Kind, ...] = (gradient_quality.KIND, learning_curve.KIND, *two_agent.KINDS)
+SUITE_KINDS: dict[str, type[Suite]] = {k.name: k.suite for k in KINDS}
+"""Experiment kind -> its suite model (what :func:`parse_suite` dispatches on)."""
 
 
-class MetricRow(NamedTuple):
-    """One (x, metric) value of a cell, e.g. ``("batch_size", 64, "mse", 0.12)``."""
-
-    x_name: str
-    x: int
-    metric: str
-    value: float
-
-
-@dataclass(frozen=True)
-class CellOutput:
-    """What an experiment returns for one cell.
-
-    rows: the metric rows, in a fixed order.
-    columns: cell-level columns added to every row (e.g. ``{"reference": "exact"}``).
-    compile_seconds: seconds spent compiling (or loading from the cache) the cell's Numba
-        kernels before its clock started, kept out of its ``seconds`` metric; the runner
-        records it in ``metadata.json`` (0.0 where the experiment does not measure it).
-    """
-
-    rows: list[MetricRow]
-    columns: dict = field(default_factory=dict)
-    compile_seconds: float = 0.0
+def get_kind(name: str) -> Kind:
+    """The kind named ``name`` (a suite's ``experiment`` value)."""
+    for kind in KINDS:
+        if kind.name == name:
+            return kind
+    raise KeyError(f"no experiment kind {name!r}")
 
 
-def get_experiment(kind: str) -> Callable:
-    """``run_cell`` of experiment ``kind`` (imported on first use)."""
-    if kind == "gradient-quality":
-        from pgbench.experiments.gradient_quality import run_cell
-
-        return run_cell
-    if kind == "learning-curve":
-        from pgbench.experiments.learning_curve import run_cell
-
-        return run_cell
-    if kind in ("two-agent", "game-estimators"):
-        from pgbench.experiments import two_agent
-
-        return two_agent.run_cell if kind == "two-agent" else two_agent.run_estimator_cell
-    raise KeyError(f"no experiment kind {kind!r}")
+def get_experiment(name: str) -> Callable:
+    """``run_cell`` of experiment kind ``name``."""
+    return get_kind(name).run_cell
 
 
-EXPERIMENTS = ("gradient-quality", "learning-curve", "two-agent", "game-estimators")
+def parse_suite(text: str, filename: str = "<suite>") -> Suite:
+    """The validated suite in the YAML ``text``, of any kind in :data:`KINDS`; errors
+    (:class:`~pgbench.suite.errors.SuiteError`, one line) name ``filename``."""
+    return load.parse_suite(text, SUITE_KINDS, filename)
 
-__all__ = ["EXPERIMENTS", "CellOutput", "MetricRow", "get_experiment"]
+
+def load_suite(path: str | Path) -> Suite:
+    """The validated suite in the YAML file ``path``, of any kind in :data:`KINDS`."""
+    return load.load_suite(path, SUITE_KINDS)
+
+
+__all__ = ["KINDS", "SUITE_KINDS", "Kind", "SuiteError", "get_experiment", "get_kind",
+           "load_suite", "parse_suite"]

@@ -6,29 +6,13 @@
 * :mod:`.learners`: ``nl-exact``, ``lola-exact``, ``nl-pg``, ``lola-pg``, ``lola-dice``
   (registered in :data:`pgbench.registry.LEARNERS` when imported).
 * :mod:`.playing`: :func:`play`, two learners against each other.
-* :mod:`.suite`, :mod:`.plots`, :mod:`.report`: the suite kinds and their outputs.
+* :mod:`.plots`, :mod:`.report`: the figures and tables of the two-agent kinds.
 
-Names below are imported on first use, so that :mod:`pgbench.config` can import
-:mod:`.suite` without importing the kernels.
+The suites and cells of the two-agent experiment kinds are in
+:mod:`pgbench.experiments.two_agent`.
 """
 
-from __future__ import annotations
+from pgbench.games.exact import Game, make_game
+from pgbench.games.playing import PlayResult, is_tit_for_tat, play, tft_score
 
-import importlib
-
-_EXPORTS = {
-    "Game": "pgbench.games.exact",
-    "make_game": "pgbench.games.exact",
-    "PlayResult": "pgbench.games.playing",
-    "play": "pgbench.games.playing",
-    "is_tit_for_tat": "pgbench.games.playing",
-    "tft_score": "pgbench.games.playing",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'pgbench.games' has no attribute {name!r}")
+__all__ = ["Game", "PlayResult", "is_tit_for_tat", "make_game", "play", "tft_score"]

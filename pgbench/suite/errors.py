@@ -27,3 +27,9 @@ def fail(where: Loc, msg: str, at_key: bool = False) -> typing.NoReturn:
     raise PydanticCustomError(
         "pgbench", "{msg}", {"msg": msg, "where": tuple(where), "at_key": at_key}
     )
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of ``str(exc)`` (or the exception's type name where it has no text)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

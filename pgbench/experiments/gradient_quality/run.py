@@ -45,16 +45,19 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from pgbench.config import EXACT, ThetaSpec, budget_sizes
+from pgbench.api import estimate, estimator_params, exact_gradient, exact_natural_gradient
 from pgbench.errors import (
     InvalidSpecError,
     NoExactFormError,
     NonFiniteGradientError,
     PgbenchError,
 )
-from pgbench.experiments import CellOutput, MetricRow
+from pgbench.estimators.natural import restricted_direction
+from pgbench.experiments.gradient_quality.suite import EXACT, ThetaSpec, budget_sizes
+from pgbench.experiments.output import CellOutput, MetricRow
+from pgbench.kernels import timing
+from pgbench.registry import ESTIMATORS
 from pgbench.seeding import canonical_json, derive_seed
-from pgbench.sweep import Cell
 
 REFERENCE_ESTIMATOR = "reward-to-go"
 REFERENCE_PARAMS = {"baseline": "time"}  # unbiased: leave-one-out per-step mean
@@ -330,8 +333,6 @@ def theta_point(env, policy, spec: ThetaSpec, backend: str = "cpu") -> np.ndarra
     Raises NonFiniteGradientError if a path step gives NaN or inf; NoExactFormError
     for an exact path in an env without a closed-form gradient.
     """
-    from pgbench import estimate, exact_gradient
-
     if spec.kind == "init":
         return policy.init(spec.seed)
     if spec.kind == "random":
@@ -359,8 +360,6 @@ def theta_point(env, policy, spec: ThetaSpec, backend: str = "cpu") -> np.ndarra
 def estimand(name: str) -> str:
     """What estimator ``name`` estimates: one of :data:`ESTIMANDS`, read from the registered
     Estimator's ``estimand`` attribute (``"gradient"`` where it has none)."""
-    from pgbench.registry import ESTIMATORS
-
     value = getattr(ESTIMATORS.get(name), "estimand", "gradient")
     if value not in ESTIMANDS:
         raise ValueError(f"estimator {name!r} has an estimand {value!r} not in {ESTIMANDS}")
@@ -377,8 +376,6 @@ def reference_gradient(
     the sub-batch sizes of :func:`reference_parts`, sub-batch k drawn with seed
     ``derive_seed(seed, "reference", k)``; its noise is their :func:`grouped_jackknife`.
     """
-    from pgbench import estimate, exact_gradient
-
     try:
         return Reference(_finite(exact_gradient(env, policy, theta), "the exact gradient"), "exact")
     except NoExactFormError:
@@ -424,8 +421,6 @@ def reference_value(
       ``epsilon`` from the params (``<label of g>-restricted``; a Monte Carlo g passes
       on a first-order noise estimate, :meth:`Reference.then`).
     """
-    from pgbench import estimator_params, exact_natural_gradient
-
     kind = estimand(name)
     if kind == "natural-gradient":
         try:
@@ -439,13 +434,11 @@ def reference_value(
     gradient = gradient or reference_gradient(env, policy, theta, seed, episodes, backend)
     if kind == "gradient":
         return gradient
-    from pgbench.estimators.natural import restricted_direction
-
     epsilon = estimator_params(name, **(params or {})).epsilon
     return gradient.then(lambda g: restricted_direction(g, epsilon), "-restricted")
 
 
-def _cell_point(cell: Cell, env, policy, backend: str) -> np.ndarray:
+def _cell_point(cell, env, policy, backend: str) -> np.ndarray:
     """The cell's theta (memoised per (env, policy, point, backend))."""
     spec = cell.theta if cell.theta is not None else ThetaSpec()
     key = ("theta", cell.env.canonical(), cell.policy.canonical(), spec.definition(), backend)
@@ -455,7 +448,7 @@ def _cell_point(cell: Cell, env, policy, backend: str) -> np.ndarray:
         raise NoExactFormError(f"theta {spec.display!r}: {exc}") from None
 
 
-def _cell_reference(cell: Cell, env, policy, theta, backend: str) -> Reference:
+def _cell_reference(cell, env, policy, theta, backend: str) -> Reference:
     """The reference for the cell's estimator, memoised per process: the reference
     gradient per (env, policy, point, seed), shared by every estimator."""
     spec = cell.theta if cell.theta is not None else ThetaSpec()
@@ -478,20 +471,17 @@ def _cell_reference(cell: Cell, env, policy, theta, backend: str) -> Reference:
 
 def is_unbiased(name: str, params: dict) -> bool:
     """Whether estimator ``name`` with ``params`` promises E[estimate] = grad J at every N."""
-    from pgbench import estimator_params
-    from pgbench.registry import ESTIMATORS
-
     return ESTIMATORS.get(name).is_unbiased(estimator_params(name, **params))
 
 
-def batch_sizes(cell: Cell) -> list[int]:
+def batch_sizes(cell) -> list[int]:
     """The suite's batch sizes within the estimator's ``min_batch`` and the env's ``max_batch``."""
     min_batch = getattr(cell.method, "min_batch", None)
     max_batch = getattr(cell.env, "max_batch", None)
     return list(budget_sizes(cell.settings["batch_sizes"], min_batch, max_batch))
 
 
-def _warm_up(cell: Cell, backend: str, N: int, call: Callable[[], object]) -> None:
+def _warm_up(cell, backend: str, N: int, call: Callable[[], object]) -> None:
     """``call()`` once per process per (env, policy, method, backend, N), untimed, so that
     ``seconds`` never includes compiling or loading a kernel: which kernels an estimate
     runs can depend on N (e.g. the reward-to-go scan turns parallel above
@@ -504,7 +494,7 @@ def _warm_up(cell: Cell, backend: str, N: int, call: Callable[[], object]) -> No
         _WARM.add(key)
 
 
-def run_cell(cell: Cell) -> CellOutput:
+def run_cell(cell) -> CellOutput:
     """Rows ``(batch_size, N, metric, value)`` for every N and metric in :data:`METRICS`.
 
     Columns added to every row: ``reference`` (``exact`` or ``mc-<episodes>``) and
@@ -512,9 +502,6 @@ def run_cell(cell: Cell) -> CellOutput:
     load) seconds the cell spent, all of it outside the timed estimates (the reference and
     the warm-ups of :func:`_warm_up`).
     """
-    from pgbench import estimate
-    from pgbench.kernels import timing
-
     compiled = timing.compile_seconds()
     s = cell.settings
     env = cell.env.build()

@@ -33,23 +33,15 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-from pgbench.config import (
-    SUITE_KINDS,
-    EnvSpec,
-    Name,
-    NonNegInt,
-    PolicySpec,
-    PosFloat,
-    PosInt,
-    Spec,
-    Suite,
-    _check_labels,
-    _fail,
-    _fail_params,
-    default_label,
-    first_repeat,
-)
 from pgbench.errors import PgbenchError
+from pgbench.experiments.two_agent.run import estimator_params, game_of
+from pgbench.games.learners import learner_params
+from pgbench.registry import LEARNERS, suggest
+from pgbench.suite.base import Suite, first_repeat
+from pgbench.suite.errors import fail
+from pgbench.suite.specs import EnvSpec, PolicySpec, Spec, check_labels, default_label
+from pgbench.suite.translate import fail_params
+from pgbench.suite.types import Name, NonNegInt, PosFloat, PosInt
 
 POLICY = "memory-1"
 GAME_PARAMS = ("gamma", "horizon")
@@ -113,13 +105,6 @@ class PointSpec(BaseModel):
         return {**self.definition(), "label": self.display}
 
 
-def game_of(spec: EnvSpec):
-    """The :class:`~pgbench.games.exact.Game` of an env entry (raises PgbenchError)."""
-    from pgbench.games.exact import make_game
-
-    return make_game(spec.name, spec.params.get("gamma"), spec.params.get("horizon"))
-
-
 class _GameSuite(Suite):
     """Shared: envs are games, the policy is ``memory-1``."""
 
@@ -132,7 +117,7 @@ class _GameSuite(Suite):
         for i, spec in enumerate(self.envs):
             for key in spec.params:
                 if key not in GAME_PARAMS:
-                    _fail(
+                    fail(
                         ("envs", i, "params", key),
                         f"game {spec.name!r} has no parameter {key!r}; parameters: "
                         + ", ".join(GAME_PARAMS),
@@ -142,13 +127,13 @@ class _GameSuite(Suite):
                 game_of(spec)
             except PgbenchError as exc:
                 where = ("envs", i, "params") if spec.params else ("envs", i, "name")
-                _fail(where, str(exc))
-        _check_labels("envs", "game", self.envs)
+                fail(where, str(exc))
+        check_labels("envs", "game", self.envs)
         for j, pol in enumerate(self.policies):
             if pol.name != POLICY or pol.params:
-                _fail(("policies", j), f"two-agent games use policy {POLICY!r} (no params)")
+                fail(("policies", j), f"two-agent games use policy {POLICY!r} (no params)")
         if len(self.policies) != 1:
-            _fail(("policies",), f"give one policy, {POLICY!r}")
+            fail(("policies",), f"give one policy, {POLICY!r}")
         return [(i, 0) for i in range(len(self.envs))]
 
 
@@ -170,9 +155,6 @@ class TwoAgentSuite(_GameSuite):
 
     @model_validator(mode="after")
     def _check_pairings(self) -> TwoAgentSuite:
-        from pgbench.games.learners import learner_params
-        from pgbench.registry import LEARNERS, suggest
-
         games = [game_of(e) for e in self.envs]
         for k, pairing in enumerate(self.pairings):
             for a, spec in enumerate(pairing.learners):
@@ -180,25 +162,25 @@ class TwoAgentSuite(_GameSuite):
                 try:
                     fn = LEARNERS.get(spec.name)
                 except PgbenchError as exc:
-                    _fail((*where, "name") if spec.params or spec.label else where, str(exc))
+                    fail((*where, "name") if spec.params or spec.label else where, str(exc))
                 try:
                     learner_params(spec.name, **spec.params)
                 except PgbenchError as exc:
-                    _fail_params((*where, "params"), fn.params, spec.params, exc)
+                    fail_params((*where, "params"), fn.params, spec.params, exc)
                 if fn.sampled:
                     for i, g in enumerate(games):
                         if g.horizon is None and self.runs(self.envs[i], pairing):
-                            _fail(
+                            fail(
                                 ("envs", i),
                                 f"learner {spec.name!r} samples episodes: give game "
                                 f"{self.envs[i].display!r} a horizon (params: {{horizon: 150}})",
                             )
-        _check_labels("pairings", "pairing", self.pairings)
+        check_labels("pairings", "pairing", self.pairings)
         labels = [e.display for e in self.envs]
         for k, pairing in enumerate(self.pairings):
             for j, label in enumerate(pairing.envs or ()):
                 if label not in labels:
-                    _fail(
+                    fail(
                         ("pairings", k, "envs", j),
                         f"pairing {pairing.display!r} lists game {label!r}, which is not a game "
                         "label of this suite" + suggest(label, labels),
@@ -230,18 +212,15 @@ class GameEstimatorSuite(_GameSuite):
 
     @model_validator(mode="after")
     def _check_estimators(self) -> GameEstimatorSuite:
-        from pgbench.experiments.two_agent import estimator_params
-        from pgbench.registry import suggest
-
         for i, e in enumerate(self.envs):
             if game_of(e).horizon is None:
-                _fail(("envs", i), f"game {e.display!r} needs a horizon (rounds per episode)")
+                fail(("envs", i), f"game {e.display!r} needs a horizon (rounds per episode)")
         for k, spec in enumerate(self.estimators):
             if spec.name not in ESTIMATOR_NAMES:
                 where = (
                     ("estimators", k, "name") if spec.params or spec.label else ("estimators", k)
                 )
-                _fail(
+                fail(
                     where,
                     f"unknown game estimator {spec.name!r}"
                     + suggest(spec.name, list(ESTIMATOR_NAMES)),
@@ -254,16 +233,16 @@ class GameEstimatorSuite(_GameSuite):
                 if unknown:  # the unknown key the message names, at the key
                     hint = suggest(unknown[0], ["baseline"])
                     hint = hint if hint.startswith("; did you mean") else ""
-                    _fail((*where, unknown[0]), f"{exc}{hint}", at_key=True)
-                _fail((*where, "baseline"), str(exc))
+                    fail((*where, unknown[0]), f"{exc}{hint}", at_key=True)
+                fail((*where, "baseline"), str(exc))
         repeat = first_repeat(self.batch_sizes)
         for i, n in enumerate(self.batch_sizes):
             if i == repeat:
-                _fail(("batch_sizes", i), f"batch size {n} is listed twice")
+                fail(("batch_sizes", i), f"batch size {n} is listed twice")
             if n < 2:
-                _fail(("batch_sizes", i), "batch sizes must be at least 2")
-        _check_labels("estimators", "estimator", self.estimators)
-        _check_labels("thetas", "point", self.thetas)
+                fail(("batch_sizes", i), "batch sizes must be at least 2")
+        check_labels("estimators", "estimator", self.estimators)
+        check_labels("thetas", "point", self.thetas)
         return self
 
     @property
@@ -272,4 +251,3 @@ class GameEstimatorSuite(_GameSuite):
         return self.thetas
 
 
-SUITE_KINDS.update({TwoAgentSuite.kind: TwoAgentSuite, GameEstimatorSuite.kind: GameEstimatorSuite})

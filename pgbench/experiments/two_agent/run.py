@@ -36,7 +36,11 @@ import time
 import numpy as np
 
 from pgbench.errors import InvalidSpecError, NonFiniteGradientError
-from pgbench.experiments import CellOutput, MetricRow
+from pgbench.experiments.output import CellOutput, MetricRow
+from pgbench.games import is_tit_for_tat, play, tft_score
+from pgbench.games.estimators import dice_derivatives, lola_cross_term
+from pgbench.games.exact import derivatives, joint_table, make_game
+from pgbench.games.joint import GameSampler
 from pgbench.seeding import GAME_THETA, derive_seed, keyed_rng
 
 STATES = ("start", "CC", "CD", "DC", "DD")
@@ -45,9 +49,6 @@ BASELINES = ("none", "time", "value")
 
 def run_cell(cell) -> CellOutput:
     """Rows of a ``two-agent`` cell (see the module docstring)."""
-    from pgbench.games import is_tit_for_tat, play, tft_score
-    from pgbench.games.suite import game_of
-
     settings = cell.settings
     game = game_of(cell.env)
     l1, l2 = cell.method.learners
@@ -98,7 +99,7 @@ def estimator_params(params: dict) -> str:
 
 
 def point(spec) -> np.ndarray:
-    """x (10,) of a :class:`~pgbench.games.suite.PointSpec`."""
+    """x (10,) of a :class:`~pgbench.experiments.two_agent.suite.PointSpec`."""
     rng = keyed_rng(spec.seed, GAME_THETA)
     return spec.scale * rng.standard_normal(10)
 
@@ -106,8 +107,6 @@ def point(spec) -> np.ndarray:
 def state_values(game, x: np.ndarray) -> np.ndarray:
     """(2, 5) exact infinite-horizon values of both agents from each agent-1-view state
     before acting: V^k(s) = J(s) (r^k + gamma P v^k) with v^k = (I - gamma P)^{-1} r^k."""
-    from pgbench.games.exact import joint_table
-
     J = joint_table(x)[0]
     v = np.linalg.solve(np.eye(4) - game.gamma * J[1:], game.payoffs.T)  # (4, 2)
     return (J @ v).T
@@ -115,8 +114,6 @@ def state_values(game, x: np.ndarray) -> np.ndarray:
 
 def estimate(name: str, batch, baseline: str, values: np.ndarray) -> np.ndarray:
     """The estimate of ``name`` from one batch (flat array)."""
-    from pgbench.games.estimators import dice_derivatives, lola_cross_term
-
     if name == "pg-gradient":
         return dice_derivatives(batch, 0, baseline, values[0], order=1)[0]
     if name == "lola-pg-cross-term":
@@ -159,10 +156,6 @@ def quality_metrics(estimates: np.ndarray, exact: np.ndarray) -> dict[str, float
 
 def run_estimator_cell(cell) -> CellOutput:
     """Rows of a ``game-estimators`` cell (see the module docstring)."""
-    from pgbench.games.exact import derivatives
-    from pgbench.games.joint import GameSampler
-    from pgbench.games.suite import game_of
-
     settings = cell.settings
     game = game_of(cell.env)
     baseline = estimator_params(cell.method.params)
@@ -187,3 +180,8 @@ def run_estimator_cell(cell) -> CellOutput:
         rows.append(MetricRow("batch_size", N, "env_steps", float(N * game.horizon)))
         rows.append(MetricRow("batch_size", N, "seconds", seconds))
     return CellOutput(rows=rows, columns={"reference": f"exact-H{game.horizon}"})
+
+
+def game_of(spec):
+    """The :class:`~pgbench.games.exact.Game` of an env entry (raises PgbenchError)."""
+    return make_game(spec.name, spec.params.get("gamma"), spec.params.get("horizon"))

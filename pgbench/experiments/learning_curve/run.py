@@ -13,12 +13,11 @@ seed starts from the same initial parameters ``policy.init(seed)``.
 
 from __future__ import annotations
 
-from pgbench.experiments import CellOutput, MetricRow
+from pgbench.algorithms.api import train_run
+from pgbench.experiments.output import CellOutput, MetricRow
 
 
 def run_cell(cell) -> CellOutput:
-    from pgbench.algorithms.api import train_run
-
     settings = cell.settings
     env = cell.env.build()
     policy = cell.policy.build(env)
