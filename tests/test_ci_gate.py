@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pgbench.compare import min_mannwhitney_p
-from pgbench.config import load_suite
+from pgbench.experiments import load_suite
 from pgbench.results import CELLS_DIR, METADATA, load_results
 from pgbench.seeding import canonical_json
+from pgbench.stats import min_mannwhitney_p
 from pgbench.sweep import expand
 
 ROOT = Path(__file__).resolve().parents[1]

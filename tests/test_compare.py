@@ -19,10 +19,14 @@ from pgbench import compare
 from pgbench.config import SuiteError, parse_suite
 from pgbench.errors import PgbenchError
 from pgbench.metrics import HIGHER, LOWER
-from pgbench.results import COLUMNS, conform, load_results, write_cell, write_metadata
+from pgbench.results import CELLS_DIR, COLUMNS, conform, load_results, write_cell, write_metadata
+from pgbench.stats import min_mannwhitney_p, relative_change_ci, seeds_needed, welch_p
+from pgbench.suite.compare_block import CompareSpec
 from pgbench.sweep import expand
 
 SEEDS = tuple(range(10))
+# metadata.json settings of a suite without a compare: block, as the runner records them
+RECORDED = {"description": "", "compare": None}
 GQ_METRICS = {"mse": 0.5, "trace_cov": 0.4, "bias_norm": 0.1, "cosine": 0.6, "snr": 0.8}
 
 
@@ -93,11 +97,14 @@ def game_rows(method, seed, final_shift=0.0):
     return _rows("two-agent", method, seed, "iteration", points, env="ipd")
 
 
-def write_run(run_dir: Path, rows: list[dict], tag: str = "v1", suite_text: str = "") -> Path:
+def write_run(
+    run_dir: Path, rows: list[dict], tag: str = "v1", settings: dict | None = RECORDED
+) -> Path:
     """A run directory of ``rows`` written by the project's writers, one Parquet file per
     (experiment, method label) (all seeds in one file keeps the tests fast; the table read
     back is the same); the file hashes include ``tag`` (like the package version in a
-    cell hash), so BASE and NEW hashes differ."""
+    cell hash), so BASE and NEW hashes differ. ``settings`` is metadata.json's (None: no
+    ``settings`` key, as in a run written before the runner recorded them)."""
     df = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
     hashes = []
     for key, part in df.groupby(["experiment", "method_label"], sort=False):
@@ -106,7 +113,8 @@ def write_run(run_dir: Path, rows: list[dict], tag: str = "v1", suite_text: str 
         cell = SimpleNamespace(hash=h, canonical=lambda text=text: {"cell": text})
         write_cell(run_dir, cell, conform(part.assign(cell=h)))
         hashes.append(h)
-    write_metadata(run_dir, {"cells": hashes, "suite": {"name": "synthetic", "text": suite_text}})
+    meta = {"cells": hashes, "suite": {"name": "synthetic", "text": ""}}
+    write_metadata(run_dir, meta if settings is None else {**meta, "settings": settings})
     return run_dir
 
 
@@ -335,17 +343,81 @@ def test_same_config_under_two_labels_is_kept_apart(tmp_path):
 # ---------------------------------------------------------------- settings
 
 
-def test_suite_compare_block_sets_the_threshold_and_the_flag_overrides_it(tmp_path):
+def _recorded(block: dict) -> dict:
+    """metadata.json settings with the compare block ``block``, validated and dumped as the
+    runner records it."""
+    return {**RECORDED, "compare": CompareSpec.model_validate(block).model_dump(mode="json")}
+
+
+def test_recorded_compare_block_sets_the_threshold_and_the_flag_overrides_it(tmp_path):
     base = gradient_run(tmp_path, "base")
     scales = {"reward-to-go": {"mse": 2.0}}
-    block = "name: x\ncompare: {threshold: 3.0, alpha: 0.01, metrics: [mse, cosine]}\n"
-    new = gradient_run(tmp_path, "new", scales=scales, suite_text=block)
+    new = gradient_run(tmp_path, "new", scales=scales)
+    assert cli(tmp_path, base, new)[0] == 1  # the defaults: a 2x mse is a regression
+    block = {"threshold": 3.0, "alpha": 0.01, "metrics": ["mse", "cosine"]}
+    new = gradient_run(tmp_path, "new3", scales=scales, settings=_recorded(block))
     code, verdict = cli(tmp_path, base, new)
-    assert code == 0
+    assert code == 0 and not any("compare block" in w for w in verdict["warnings"])
     assert verdict["settings"]["threshold"] == 3.0 and verdict["settings"]["alpha"] == 0.01
     assert {r["metric"] for r in verdict["comparisons"]} == {"mse", "cosine"}
     code, verdict = cli(tmp_path, base, new, "--threshold", "1.5")
     assert code == 1 and verdict["settings"]["alpha"] == 0.01
+
+
+def test_recorded_block_is_read_from_metadata_not_from_the_suite_text(tmp_path):
+    """The suite text in metadata.json is not parsed again: only ``settings.compare``."""
+    base = gradient_run(tmp_path, "base")
+    new = gradient_run(tmp_path, "new", scales={"reward-to-go": {"mse": 2.0}})
+    meta = json.loads((new / "metadata.json").read_text())
+    meta["suite"]["text"] = "name: x\ncompare: {threshold: 3.0}\n"
+    write_metadata(new, meta)
+    code, verdict = cli(tmp_path, base, new)
+    assert code == 1 and verdict["settings"]["threshold"] == 1.25
+
+
+def test_recorded_strict_and_pair_by_apply(tmp_path):
+    base = gradient_run(tmp_path, "base", seeds=(0, 1, 2))
+    block = {"strict": True, "pair_by": "label"}
+    new = gradient_run(tmp_path, "new", seeds=(0, 1, 2), settings=_recorded(block))
+    code, verdict = cli(tmp_path, base, new)
+    assert code == 1 and verdict["settings"]["strict"] and verdict["settings"]["pair_by"] == "label"
+    assert {f["failure"] for f in verdict["failures"]} == {"underpowered"}  # 3 vs 3 seeds
+
+
+def test_run_without_recorded_settings_uses_the_defaults_and_warns(tmp_path, capsys):
+    base = gradient_run(tmp_path, "base")
+    new = gradient_run(tmp_path, "new", scales={"reward-to-go": {"mse": 2.0}}, settings=None)
+    code, verdict = cli(tmp_path, base, new)
+    assert code == 1 and verdict["settings"]["threshold"] == 1.25
+    assert verdict["settings"]["metrics"] == list(compare.DEFAULT_METRICS)
+    [line] = [w for w in verdict["warnings"] if "compare block" in w]
+    assert line.startswith(str(new / "metadata.json")) and "re-run the suite" in line
+    err = capsys.readouterr().err
+    assert f"pgbench: warning: {line}\n" in err and "\n" not in line
+    # a suite without a block, recorded as null: the defaults, no warning
+    code, verdict = cli(tmp_path, base, gradient_run(tmp_path, "plain"))
+    assert code == 0 and not any("compare block" in w for w in verdict["warnings"])
+    # a Parquet file as NEW carries no settings: the defaults, no warning
+    cell = next((new / CELLS_DIR).glob("*.parquet"))
+    code, verdict = cli(tmp_path, base, cell)
+    assert code == 1 and verdict["settings"]["threshold"] == 1.25  # the other method: missing
+    assert not any("compare block" in w for w in verdict["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({**RECORDED, "compare": {"threshold": 0.5}}, "settings.compare: threshold: "),
+        ({**RECORDED, "compare": {"metrics": ["msee"]}}, "did you mean 'mse'"),
+        ("junk", "settings: not an object"),
+    ],
+)
+def test_a_bad_recorded_block_is_a_one_line_error(tmp_path, settings, words):
+    base = gradient_run(tmp_path, "base")
+    new = gradient_run(tmp_path, "new", settings=settings)
+    code, verdict = cli(tmp_path, base, new)
+    assert code == 2 and words in verdict["error"], verdict["error"]
+    assert verdict["error"].startswith(str(new / "metadata.json"))
 
 
 def test_compare_block_is_validated_and_stays_out_of_cell_hashes():
@@ -411,13 +483,13 @@ def test_bad_paths_give_one_line_errors(tmp_path):
 
 
 def test_smallest_mann_whitney_p_matches_scipy():
-    assert compare.min_mannwhitney_p(2, 2) == pytest.approx(1 / 3)
-    assert compare.min_mannwhitney_p(3, 3) == pytest.approx(0.1)
-    assert compare.min_mannwhitney_p(1, 5) == pytest.approx(1 / 3)
+    assert min_mannwhitney_p(2, 2) == pytest.approx(1 / 3)
+    assert min_mannwhitney_p(3, 3) == pytest.approx(0.1)
+    assert min_mannwhitney_p(1, 5) == pytest.approx(1 / 3)
     for n1, n2 in ((2, 2), (3, 3), (4, 4), (3, 5)):
         p = mannwhitneyu(np.arange(n1), 10.0 + np.arange(n2), method="exact").pvalue
-        assert compare.min_mannwhitney_p(n1, n2) == pytest.approx(p)
-    assert compare.seeds_needed(0.05) == 4 and compare.seeds_needed(0.01) == 5
+        assert min_mannwhitney_p(n1, n2) == pytest.approx(p)
+    assert seeds_needed(0.05) == 4 and seeds_needed(0.01) == 5
 
 
 def test_welch_p_matches_scipy():
@@ -425,17 +497,17 @@ def test_welch_p_matches_scipy():
     for na, nb, shift in ((2, 2, 0.5), (5, 9, 1.0), (10, 10, 0.0), (3, 30, -2.0)):
         a, b = rng.standard_normal(na), shift + 3.0 * rng.standard_normal(nb)
         expected = ttest_ind(a, b, equal_var=False).pvalue
-        assert compare.welch_p(a, b) == pytest.approx(expected, rel=1e-9)
-    assert math.isnan(compare.welch_p(np.ones(1), np.ones(5)))
+        assert welch_p(a, b) == pytest.approx(expected, rel=1e-9)
+    assert math.isnan(welch_p(np.ones(1), np.ones(5)))
 
 
 def test_relative_change_interval_covers_the_change_and_is_reproducible():
     rng = np.random.default_rng(1)
     a, b = 1.0 + 0.1 * rng.standard_normal(10), 1.5 + 0.1 * rng.standard_normal(10)
-    lo, hi = compare.relative_change_ci(a, b, np.random.default_rng(2), 0.95, 2000)
+    lo, hi = relative_change_ci(a, b, np.random.default_rng(2), 0.95, 2000)
     change = b.mean() / a.mean() - 1.0
     assert lo < change < hi and hi - lo < 0.3
-    assert (lo, hi) == compare.relative_change_ci(a, b, np.random.default_rng(2), 0.95, 2000)
+    assert (lo, hi) == relative_change_ci(a, b, np.random.default_rng(2), 0.95, 2000)
 
 
 def test_constant_and_non_finite_values():
@@ -489,6 +561,7 @@ def test_real_run_against_itself_passes_and_a_planted_regression_fails(real_run,
     code, verdict = cli(tmp_path, base, base)
     assert code == 0 and statuses(verdict) == {"ok"}
     assert {r["metric"] for r in verdict["comparisons"]} == {"mse", "cosine"}  # suite block
+    assert not any("compare block" in w for w in verdict["warnings"])  # the runner recorded it
 
     table = load_results(base)
     new = tmp_path / "new"
@@ -499,8 +572,9 @@ def test_real_run_against_itself_passes_and_a_planted_regression_fails(real_run,
             mse = rows["metric"] == "mse"
             rows.loc[mse, "value"] *= 3.0
         write_cell(new, cell, rows)
-    write_metadata(new, {"cells": [c.hash for c in cells], "suite": {"text": TINY}})
+    meta = {"cells": [c.hash for c in cells], "suite": {"text": TINY}}
+    write_metadata(new, {**meta, "settings": suite.report_settings()})
     code, verdict = cli(tmp_path, base, new)
-    assert code == 1
+    assert code == 1 and verdict["settings"]["metrics"] == ["mse", "cosine"]
     assert {(f["method"], f["metric"]) for f in verdict["failures"]} == {("reinforce", "mse")}
     assert {f["x"] for f in verdict["failures"]} == {2, 8}

@@ -13,6 +13,15 @@ from scipy import stats
 
 from pgbench import compare
 from pgbench.cli import main
+from pgbench.metrics import LOWER
+from pgbench.stats import (
+    min_detectable_change,
+    min_detectable_change_paired,
+    min_wilcoxon_p,
+    pairs_needed,
+    seeds_needed,
+    suggest_seeds,
+)
 from tests.test_compare import SEEDS, cli, curve_rows, gradient_rows, gradient_run, write_run
 
 ALPHA = 0.05
@@ -29,13 +38,13 @@ def _power_at(delta: float, df: float) -> float:
 
 def test_mdc_hand_computed():
     # 5 vs 5 seeds, sd 1: (t[.975, 8] + t[.8, 8]) * sqrt(2 / 5) = (2.306004 + 0.888889) * 0.632456
-    assert compare.min_detectable_change(1.0, 5, 1.0, 5, ALPHA) == pytest.approx(2.02062, abs=1e-4)
+    assert min_detectable_change(1.0, 5, 1.0, 5, ALPHA) == pytest.approx(2.02062, abs=1e-4)
     # 6 pairs, sd of the differences 1: (t[.975, 5] + t[.8, 5]) / sqrt(6)
-    paired = compare.min_detectable_change_paired(1.0, 6, ALPHA)
+    paired = min_detectable_change_paired(1.0, 6, ALPHA)
     assert paired == pytest.approx((2.570582 + 0.919544) / math.sqrt(6), abs=1e-5)
-    assert compare.min_detectable_change(0.0, 5, 0.0, 5, ALPHA) == 0.0
-    assert math.isnan(compare.min_detectable_change(1.0, 1, 1.0, 5, ALPHA))
-    assert math.isnan(compare.min_detectable_change_paired(1.0, 1, ALPHA))
+    assert min_detectable_change(0.0, 5, 0.0, 5, ALPHA) == 0.0
+    assert math.isnan(min_detectable_change(1.0, 1, 1.0, 5, ALPHA))
+    assert math.isnan(min_detectable_change_paired(1.0, 1, ALPHA))
 
 
 @pytest.mark.parametrize("n", [4, 5, 10, 40])
@@ -43,9 +52,9 @@ def test_a_change_of_one_mdc_is_detected_with_power_0_8(n):
     """Oracle: the t statistic of a true change of one MDC is noncentral t with noncentrality
     MDC / se (exact for equal sizes and spreads, and for pairs); the t-quantile formula
     leaves out the far tail, which matters only at the fewest degrees of freedom."""
-    mdc = compare.min_detectable_change(2.0, n, 2.0, n, ALPHA)
+    mdc = min_detectable_change(2.0, n, 2.0, n, ALPHA)
     assert _power_at(mdc / (2.0 * math.sqrt(2.0 / n)), 2 * n - 2) == pytest.approx(0.8, abs=0.01)
-    mdc = compare.min_detectable_change_paired(3.0, n, ALPHA)
+    mdc = min_detectable_change_paired(3.0, n, ALPHA)
     assert _power_at(mdc / (3.0 / math.sqrt(n)), n - 1) == pytest.approx(0.8, abs=0.02)
     # twice the MDC is detected far more often, half of it far less
     assert _power_at(2 * mdc / (3.0 / math.sqrt(n)), n - 1) > 0.95
@@ -56,7 +65,7 @@ def test_welch_power_at_the_mdc_by_simulation():
     """Unequal sizes and spreads (Welch df): Welch's test, simulated, fires about 80% of
     the time at a true change of one MDC."""
     rng = np.random.default_rng(5)
-    mdc = compare.min_detectable_change(1.0, 5, 3.0, 9, ALPHA)
+    mdc = min_detectable_change(1.0, 5, 3.0, 9, ALPHA)
     a = rng.standard_normal((20000, 5))
     b = mdc + 3.0 * rng.standard_normal((20000, 9))
     power = (stats.ttest_ind(a, b, axis=1, equal_var=False).pvalue < ALPHA).mean()
@@ -65,41 +74,41 @@ def test_welch_power_at_the_mdc_by_simulation():
 
 def test_suggested_seeds_are_the_smallest_that_suffice():
     for sd_b, sd_n, target in ((1.0, 1.0, 0.5), (1.0, 3.0, 0.8), (0.1, 0.1, 1.0), (1.0, 1.0, 0.05)):
-        n = compare.suggest_seeds(sd_b, sd_n, target, ALPHA)
-        assert compare.min_detectable_change(sd_b, n, sd_n, n, ALPHA) <= target
-        if n > compare.seeds_needed(ALPHA):
-            assert compare.min_detectable_change(sd_b, n - 1, sd_n, n - 1, ALPHA) > target
+        n = suggest_seeds(sd_b, sd_n, target, ALPHA)
+        assert min_detectable_change(sd_b, n, sd_n, n, ALPHA) <= target
+        if n > seeds_needed(ALPHA):
+            assert min_detectable_change(sd_b, n - 1, sd_n, n - 1, ALPHA) > target
         else:
-            assert n == compare.seeds_needed(ALPHA) == 4  # the rank test's floor
+            assert n == seeds_needed(ALPHA) == 4  # the rank test's floor
     # Colas et al. 2018: N = 2 (t[.975, 2N-2] + t[.8, 2N-2])^2 s^2 / eps^2; s = 1, eps = 0.5:
     # N = 63.8 (the normal approximation, 2 (1.96 + 0.8416)^2 / 0.25 = 62.8, is 63), so 64
-    assert compare.suggest_seeds(1.0, 1.0, 0.5, ALPHA) == 64
-    n = compare.suggest_seeds(2.0, math.nan, 1.0, ALPHA, paired=True)
-    assert compare.min_detectable_change_paired(2.0, n, ALPHA) <= 1.0
-    assert compare.min_detectable_change_paired(2.0, n - 1, ALPHA) > 1.0
-    assert compare.suggest_seeds(0.0, 0.0, 1.0, ALPHA, paired=True) == compare.pairs_needed(ALPHA)
-    assert compare.suggest_seeds(1.0, 1.0, 0.0, ALPHA) is None  # nothing detects a 0 change
+    assert suggest_seeds(1.0, 1.0, 0.5, ALPHA) == 64
+    n = suggest_seeds(2.0, math.nan, 1.0, ALPHA, paired=True)
+    assert min_detectable_change_paired(2.0, n, ALPHA) <= 1.0
+    assert min_detectable_change_paired(2.0, n - 1, ALPHA) > 1.0
+    assert suggest_seeds(0.0, 0.0, 1.0, ALPHA, paired=True) == pairs_needed(ALPHA)
+    assert suggest_seeds(1.0, 1.0, 0.0, ALPHA) is None  # nothing detects a 0 change
 
 
 def test_rows_carry_the_mdc_and_flag_the_underpowered():
     rng = np.random.default_rng(0)
     base = 10.0 + 0.5 * rng.standard_normal(10)
-    quiet = compare.compare_samples(base, base, compare.LOWER, 1.25, ALPHA, rng)
+    quiet = compare.compare_samples(base, base, LOWER, 1.25, ALPHA, rng)
     sd = base.std(ddof=1)
-    mdc = compare.min_detectable_change(sd, 10, sd, 10, ALPHA) / base.mean()
+    mdc = min_detectable_change(sd, 10, sd, 10, ALPHA) / base.mean()
     assert quiet["mdc"] == pytest.approx(mdc) and mdc < 0.25
     assert not quiet["underpowered"] and quiet["seeds_suggested"] is None
     noisy = 10.0 + 5.0 * rng.standard_normal(10)
-    loud = compare.compare_samples(noisy, noisy, compare.LOWER, 1.25, ALPHA, rng)
+    loud = compare.compare_samples(noisy, noisy, LOWER, 1.25, ALPHA, rng)
     assert loud["status"] == "ok" and loud["underpowered"] and loud["mdc"] > 0.25
     sd = noisy.std(ddof=1)
-    expected = compare.suggest_seeds(sd, sd, 0.25 * abs(noisy.mean()), ALPHA)
+    expected = suggest_seeds(sd, sd, 0.25 * abs(noisy.mean()), ALPHA)
     assert loud["seeds_suggested"] == expected > 10
-    few = compare.compare_samples(base[:3], base[:3], compare.LOWER, 1.25, ALPHA, rng)
+    few = compare.compare_samples(base[:3], base[:3], LOWER, 1.25, ALPHA, rng)
     assert few["mdc"] < 0.25 and few["underpowered"]  # Mann-Whitney cannot reach alpha
-    assert few["seeds_suggested"] == compare.seeds_needed(ALPHA)
+    assert few["seeds_suggested"] == seeds_needed(ALPHA)
     centred = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])  # mean exactly 0
-    zero = compare.compare_samples(centred, centred, compare.LOWER, 1.25, ALPHA, rng)
+    zero = compare.compare_samples(centred, centred, LOWER, 1.25, ALPHA, rng)
     assert zero["mdc"] == math.inf and zero["underpowered"] and zero["seeds_suggested"] is None
 
 
@@ -204,13 +213,13 @@ def test_paired_rows_match_scipy_wilcoxon():
     rng = np.random.default_rng(2)
     base = 1.0 + rng.random(8)
     new = base * 1.3 + 0.01 * rng.standard_normal(8)
-    row = compare.compare_pairs(base, new, compare.LOWER, 1.25, ALPHA, rng)
+    row = compare.compare_pairs(base, new, LOWER, 1.25, ALPHA, rng)
     expected = stats.wilcoxon(new - base, alternative="two-sided").pvalue
     assert row["p_wilcoxon"] == pytest.approx(expected) == pytest.approx(2 / 2**8)
     assert row["status"] == "regression" and row["n_base"] == row["n_new"] == 8
     assert math.isnan(row["p_welch"]) and math.isnan(row["p_mannwhitney"])
     sd = (new - base).std(ddof=1)
-    mdc = compare.min_detectable_change_paired(sd, 8, ALPHA) / base.mean()
+    mdc = min_detectable_change_paired(sd, 8, ALPHA) / base.mean()
     assert row["mdc"] == pytest.approx(mdc) and not row["underpowered"]
     assert row["change_lo"] < row["change"] < row["change_hi"]
 
@@ -221,10 +230,10 @@ def test_pairing_detects_a_slowdown_hidden_by_the_spread_between_seeds():
     rng = np.random.default_rng(3)
     base = np.linspace(1.0, 10.0, 8) * (1.0 + 0.01 * rng.standard_normal(8))
     new = base * (1.3 + 0.01 * rng.standard_normal(8))
-    apart = compare.compare_samples(base, new, compare.LOWER, 1.25, ALPHA, rng)
+    apart = compare.compare_samples(base, new, LOWER, 1.25, ALPHA, rng)
     assert apart["status"] == "underpowered" and apart["p_welch"] > ALPHA
     assert apart["mdc"] > 0.25 and apart["underpowered"]
-    paired = compare.compare_pairs(base, new, compare.LOWER, 1.25, ALPHA, rng)
+    paired = compare.compare_pairs(base, new, LOWER, 1.25, ALPHA, rng)
     assert paired["status"] == "regression" and paired["mdc"] < 0.25
     assert not paired["underpowered"]
     # the bootstrap resamples pairs: the interval is that of the per-seed ratio
@@ -235,12 +244,12 @@ def test_pairing_detects_a_slowdown_hidden_by_the_spread_between_seeds():
 def test_paired_zero_differences_are_dropped():
     rng = np.random.default_rng(4)
     base = np.arange(1.0, 11.0)
-    same = compare.compare_pairs(base, base.copy(), compare.LOWER, 1.25, ALPHA, rng)
+    same = compare.compare_pairs(base, base.copy(), LOWER, 1.25, ALPHA, rng)
     assert same["p_wilcoxon"] == 1.0 and same["mdc"] == 0.0
     assert same["status"] == "ok" and not same["underpowered"]  # 10 pairs could detect
     new = base.copy()
     new[:4] *= 3.0  # 4 seeds 3x slower, 6 unchanged
-    part = compare.compare_pairs(base, new, compare.LOWER, 1.25, ALPHA, rng)
+    part = compare.compare_pairs(base, new, LOWER, 1.25, ALPHA, rng)
     assert part["p_wilcoxon"] == pytest.approx(stats.wilcoxon(new[:4] - base[:4]).pvalue)
     assert part["p_wilcoxon"] == pytest.approx(2 / 2**4)  # only the 4 non-zero pairs count
     assert part["worse_by"] > 0.25 and part["status"] == "underpowered" and part["underpowered"]
@@ -255,13 +264,13 @@ def test_paired_too_few_pairs_cannot_fail():
     rng = np.random.default_rng(5)
     base = 1.0 + rng.random(6)
     new = base + 1.5  # differences without spread: only the rank test limits
-    five = compare.compare_pairs(base[:5], new[:5], compare.LOWER, 1.25, ALPHA, rng)
+    five = compare.compare_pairs(base[:5], new[:5], LOWER, 1.25, ALPHA, rng)
     assert five["p_wilcoxon"] == pytest.approx(0.0625) and five["status"] == "underpowered"
-    assert five["seeds_suggested"] == compare.pairs_needed(ALPHA) == 6
-    six = compare.compare_pairs(base, new, compare.LOWER, 1.25, ALPHA, rng)
+    assert five["seeds_suggested"] == pairs_needed(ALPHA) == 6
+    six = compare.compare_pairs(base, new, LOWER, 1.25, ALPHA, rng)
     assert six["p_wilcoxon"] == pytest.approx(0.03125) and six["status"] == "regression"
-    assert compare.min_wilcoxon_p(5) == 0.0625 and compare.min_wilcoxon_p(0) == 1.0
-    empty = compare.compare_pairs([np.nan], [1.0], compare.LOWER, 1.25, ALPHA, rng)
+    assert min_wilcoxon_p(5) == 0.0625 and min_wilcoxon_p(0) == 1.0
+    empty = compare.compare_pairs([np.nan], [1.0], LOWER, 1.25, ALPHA, rng)
     assert empty["status"] == "no-data" and empty["underpowered"]
 
 
