@@ -18,8 +18,6 @@ component a suite uses.
 
 from __future__ import annotations
 
-import importlib
-import os
 import time
 import traceback
 from collections.abc import Sequence
@@ -34,12 +32,13 @@ from pgbench import results
 from pgbench.errors import PgbenchError
 from pgbench.experiments import get_experiment
 from pgbench.metrics import MAY_BE_NAN
+from pgbench.plugins import one_line
+from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, LEARNERS, POLICIES
 from pgbench.sweep import Cell
 
 Status = Literal["done", "skipped", "failed"]
 Failure = Literal["error", "nonfinite", "timeout", "worker-died"]
 RETRYABLE: frozenset[str] = frozenset({"timeout", "worker-died"})
-PLUGINS_ENV = "PGBENCH_PLUGINS"
 # Metrics whose value is documented as possibly NaN or inf (undefined, not broken):
 # snr is inf for a zero-variance estimator, cosines are NaN at a zero gradient, and a
 # training return is NaN where no episode ended since the previous point.
@@ -88,29 +87,7 @@ def failure_outcome(
     return Outcome(cell, "failed", seconds, error=error, error_type=error_type, failure=failure)
 
 
-def one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
-# ---------------------------------------------------------------- plugins
-
-
-def plugin_modules(environ=None) -> tuple[str, ...]:
-    """Module names listed in ``PGBENCH_PLUGINS`` (comma-separated, blanks ignored)."""
-    value = (os.environ if environ is None else environ).get(PLUGINS_ENV, "")
-    return tuple(m.strip() for m in value.split(",") if m.strip())
-
-
-def load_plugins(modules: Sequence[str]) -> None:
-    """Import ``modules`` (their import registers components); a failure is one line."""
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001  (any import failure is the user's to fix)
-            raise PgbenchError(
-                f"cannot import plugin module {name!r}: {type(exc).__name__}: {one_line(exc)}"
-            ) from None
+# ---------------------------------------------------------------- plugin modules
 
 
 def _defining_module(obj) -> str | None:
@@ -121,8 +98,6 @@ def component_modules(cells: Sequence[Cell]) -> dict[str, str]:
     """Modules outside pgbench that define a registered component the cells use, which a
     worker process must import to find it (as ``pickle`` imports a function's module),
     each with the first component it defines, e.g. ``{"mypkg.ests": "estimator 'mine'"}``."""
-    from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, LEARNERS, POLICIES
-
     found: dict[str, str] = {}
     for cell in cells:
         wanted = [(ENVS, cell.env.name), (POLICIES, cell.policy.name)]

@@ -77,7 +77,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from pgbench import __version__
+    from pgbench.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="pgbench", description="Benchmarks for policy-gradient estimators and algorithms."
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
-    from pgbench.celltask import load_plugins, plugin_modules
+    from pgbench.plugins import load_plugins, plugin_modules
 
     if args.command == "side-by-side":  # each side loads its own plugins, in its processes
         from pgbench import side_by_side

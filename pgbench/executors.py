@@ -31,9 +31,11 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
 
-from pgbench.celltask import RETRYABLE, CellTask, Outcome, failure_outcome, load_plugins, one_line
+from pgbench.celltask import RETRYABLE, CellTask, Outcome, failure_outcome
 from pgbench.errors import PgbenchError
 from pgbench.experiments import get_experiment
+from pgbench.kernels import set_threads
+from pgbench.plugins import load_plugins, one_line
 from pgbench.sweep import Cell
 
 EXECUTORS = ("serial", "local", "dask")
@@ -246,8 +248,6 @@ def _adopt(
     os.environ.clear()
     os.environ.update(environ)
     if threads is not None:
-        from pgbench.kernels import set_threads
-
         set_threads(threads)
     try:
         load_plugins(modules)

@@ -34,17 +34,10 @@ import pandas as pd
 import pyarrow as pa
 
 from pgbench import results
-from pgbench.celltask import (
-    PLUGINS_ENV,
-    CellTask,
-    Outcome,
-    Status,
-    component_modules,
-    failure_outcome,
-    plugin_modules,
-)
+from pgbench.celltask import CellTask, Outcome, Status, component_modules, failure_outcome
 from pgbench.errors import PgbenchError
 from pgbench.executors import Executor, SerialExecutor
+from pgbench.plugins import PLUGINS_ENV, plugin_modules
 from pgbench.runlock import RunLock
 from pgbench.suite.base import Suite
 from pgbench.sweep import Cell, expand
@@ -56,7 +49,8 @@ def _task(run_dir: Path, cells: Sequence[Cell], executor: Executor) -> CellTask:
     if "__main__" in found and not isinstance(executor, SerialExecutor):
         raise PgbenchError(
             f"{found['__main__']} is defined in __main__, which worker processes cannot "
-            f"import; define it in a module named in {PLUGINS_ENV}, or use --executor serial"
+            "import; define it in a plug-in module (a pgbench.plugins entry point or "
+            f"{PLUGINS_ENV}), or use --executor serial"
         )
     modules = [m for m in (*plugin_modules(), *found) if m != "__main__"]
     return CellTask(str(run_dir), tuple(dict.fromkeys(modules)))

@@ -56,7 +56,10 @@ import pgbench
 from pgbench.errors import PgbenchError
 mods = [m.strip() for m in os.environ.get("PGBENCH_PLUGINS", "").split(",") if m.strip()]
 files = {m: getattr(importlib.import_module(m), "__file__", None) for m in ["pgbench", *mods]}
-from pgbench.experiments import load_suite
+try:
+    from pgbench.experiments import load_suite
+except ImportError:  # a revision from before the suite package
+    from pgbench.config import load_suite
 try:
     suite = load_suite(sys.argv[1])
 except PgbenchError as exc:

@@ -26,6 +26,7 @@ from typing import Any
 from pgbench.seeding import HASH_CHARS, canonical_json
 from pgbench.suite.base import Suite
 from pgbench.suite.specs import EnvSpec, PolicySpec, Spec
+from pgbench.version import __version__
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,8 +51,6 @@ class Cell:
 
     def canonical(self) -> dict:
         """Everything that determines this cell's rows, incl. the pgbench version."""
-        from pgbench import __version__
-
         return {
             "pgbench": __version__,
             "suite": self.suite,
