@@ -11,9 +11,11 @@ import time
 import numpy as np
 from pydantic import ValidationError
 
-from pgbench import envs, estimators, policies  # noqa: F401  (registration)
+from pgbench import envs, estimators, exact, policies, results  # noqa: F401  (registration)
 from pgbench.errors import InvalidSpecError
 from pgbench.games import learners as _learners  # noqa: F401  (registration)
+from pgbench.games.exact import Game, as_game, check_thetas, derivatives
+from pgbench.games.playing import play as _play
 from pgbench.registry import ENVS, ESTIMATORS, POLICIES
 from pgbench.sampling import Batch, Sampler, check_count, check_theta
 
@@ -104,8 +106,6 @@ def estimate(
 
 
 def _is_game(obj) -> bool:
-    from pgbench.games.exact import Game
-
     return isinstance(obj, (str, Game))
 
 
@@ -119,8 +119,6 @@ def exact_objective(env, policy, theta, **game_params):
     """
     if _is_game(env):
         return _game_derivatives(env, policy, theta, **game_params).value
-    from pgbench import exact
-
     return exact.exact_objective(env, policy, check_theta(policy, theta))
 
 
@@ -135,14 +133,10 @@ def exact_gradient(env, policy, theta, **game_params):
     if _is_game(env):
         d = _game_derivatives(env, policy, theta, **game_params)
         return d.grad[0, :5].copy(), d.grad[1, 5:].copy()
-    from pgbench import exact
-
     return exact.exact_gradient(env, policy, check_theta(policy, theta))
 
 
 def _game_derivatives(game, theta1, theta2, horizon=None, gamma=None):
-    from pgbench.games.exact import as_game, check_thetas, derivatives
-
     g = as_game(game, gamma)
     bad = isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1
     if horizon is not None and bad:
@@ -155,20 +149,14 @@ def play(game, learner1, learner2, iterations: int, seed: int, **params):
     ``iterations`` simultaneous updates; returns ``(theta1, theta2, history, info)``
     (:class:`pgbench.games.PlayResult`). See :func:`pgbench.games.playing.play` for params
     (gamma, horizon, episodes, init_scale, theta1, theta2, backend)."""
-    from pgbench.games.playing import play as _play
-
     return _play(game, learner1, learner2, iterations, seed, **params)
 
 
 def exact_natural_gradient(env, policy, theta) -> np.ndarray:
     """F^+ grad J in closed form (tabular MDPs), F the exact Fisher of :mod:`pgbench.exact`."""
-    from pgbench import exact
-
     return exact.exact_natural_gradient(env, policy, check_theta(policy, theta))
 
 
 def load_results(path):
     """The tidy results table of a run directory (or one Parquet file) as a DataFrame."""
-    from pgbench import results
-
     return results.load_results(path)

@@ -69,6 +69,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pgbench.errors import PgbenchError
+from pgbench.kernels import runtime_info
 from pgbench.seeding import HASH_CHARS, canonical_json
 from pgbench.version import __version__
 
@@ -398,8 +399,6 @@ def git_info(repo: Path = _REPO) -> dict:
 
 def numba_info() -> dict:
     """Numba version, threading layer, threads, CPU lanes and the kernel source hash."""
-    from pgbench.kernels import runtime_info
-
     return runtime_info()
 
 

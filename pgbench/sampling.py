@@ -15,6 +15,7 @@ import numpy as np
 from pgbench.envs.checks import human_bytes
 from pgbench.errors import InvalidSpecError
 from pgbench.kernels import EpisodeSums, build
+from pgbench.kernels.build import require_target
 
 BACKENDS = {"cpu": "parallel", "parallel": "parallel", "serial": "serial", "cuda": "cuda"}
 MAX_ROLLOUT_BYTES = 32 * 1024**3  # stored episodes of one estimate or one update
@@ -83,8 +84,6 @@ def check_backend(backend: str) -> str:
     the simulator); a one-line error otherwise."""
     target = kernel_target(backend)
     if target == "cuda":
-        from pgbench.kernels.build import require_target
-
         require_target(target)
     return target
 

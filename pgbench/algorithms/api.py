@@ -12,10 +12,13 @@ from threadpoolctl import threadpool_limits
 
 from pgbench.algorithms.base import algorithm_params
 from pgbench.algorithms.budget import budget_warning
+from pgbench.algorithms.evaluation import evaluate_returns
 from pgbench.algorithms.trainer import TrainRun
 from pgbench.errors import InvalidSpecError, PgbenchWarning
 from pgbench.kernels.timing import compile_seconds
 from pgbench.registry import ALGORITHMS
+from pgbench.results import COLUMNS, conform
+from pgbench.sampling import check_count, check_theta
 from pgbench.seeding import canonical_json
 
 
@@ -90,8 +93,6 @@ def warm_up(algo, hp, env, policy, theta0, seed, backend, eval_episodes) -> None
 
 def history_frame(run: TrainRun, algorithm: str, params: dict) -> pd.DataFrame:
     """``run.rows`` as a tidy table with the columns of a suite's results table."""
-    from pgbench.results import conform
-
     env, policy = run.env, run.policy
     ident = {
         "suite": "",
@@ -114,8 +115,6 @@ def history_frame(run: TrainRun, algorithm: str, params: dict) -> pd.DataFrame:
         "reference": "",
     }
     records = [{**ident, "x": x, "metric": m, "value": v} for x, m, v in run.rows]
-    from pgbench.results import COLUMNS
-
     return conform(pd.DataFrame.from_records(records, columns=list(COLUMNS)))
 
 
@@ -174,9 +173,6 @@ def evaluate(env, policy, theta, episodes: int, seed: int) -> float:
     """Mean undiscounted return of ``episodes`` episodes of the greedy (discrete) or
     mean-action (continuous) version of ``policy(theta)``; episode e uses the
     stream keyed by (seed, e)."""
-    from pgbench.algorithms.evaluation import evaluate_returns
-    from pgbench.sampling import check_count, check_theta
-
     theta = check_theta(policy, theta)
     episodes = check_count("episodes", episodes)
     if episodes < 1:

@@ -20,6 +20,7 @@ from pydantic import Field
 from pgbench.errors import InvalidSpecError
 from pgbench.params import HyperParams
 from pgbench.seeding import derive_seed
+from pgbench.values import make_value
 
 
 class CriticParams(HyperParams):
@@ -31,8 +32,6 @@ class CriticParams(HyperParams):
 
 def make_critic(run, params: CriticParams, action_value: bool = False):
     """(value model, initial phi) for ``run``'s env, initialized from the run's seed."""
-    from pgbench.values import make_value
-
     kwargs = {"hidden": tuple(params.hidden)} if params.kind == "mlp" else {}
     model = make_value(params.kind, run.env, action_value=action_value, **kwargs)
     return model, model.init(derive_seed(run.seed, "critic") % 2**63)

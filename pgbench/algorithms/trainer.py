@@ -39,6 +39,8 @@ import time
 
 import numpy as np
 
+from pgbench import exact
+from pgbench.algorithms.evaluation import evaluate_returns
 from pgbench.kernels import Lanes, Segment, build, build_returns, timing
 from pgbench.metrics import WHERE_DEFINED
 from pgbench.sampling import Sampler, kernel_target
@@ -227,8 +229,6 @@ class TrainRun:
     def evaluate(self, theta: np.ndarray) -> float:
         if self.eval_episodes <= 0:
             return math.nan
-        from pgbench.algorithms.evaluation import evaluate_returns
-
         seed = derive_seed(self.seed, "eval", self._n_logged)
         return float(
             evaluate_returns(self.env, self.policy, theta, self.eval_episodes, seed).mean()
@@ -238,14 +238,10 @@ class TrainRun:
         if self.env.tabular is None:
             return math.nan
         if not hasattr(self, "_optimum"):
-            from pgbench import exact
-
             self._optimum = exact.optimal_value(self.env)
         return self._optimum
 
     def _exact_value(self, theta: np.ndarray) -> float:
         if self.env.tabular is None or self.policy.name != "tabular-softmax":
             return math.nan
-        from pgbench import exact
-
         return float(exact.exact_objective(self.env, self.policy, theta))

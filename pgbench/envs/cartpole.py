@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from pgbench.envs.base import Env, EnvCores
+from pgbench.envs.checks import check_gamma, check_horizon
 from pgbench.registry import ENVS
 
 GRAVITY = 9.8
@@ -81,8 +82,6 @@ def make_cores(lib) -> EnvCores:
 @ENVS.register("cartpole-v1")
 def make_cartpole(gamma: float = 0.99, horizon: int = MAX_STEPS) -> Env:
     """CartPole-v1; ``horizon`` is the truncation (500 in Gymnasium)."""
-    from pgbench.envs.checks import check_gamma, check_horizon
-
     return Env(
         name="cartpole-v1",
         n_actions=2,

@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from pgbench.envs.base import Env, EnvCores
+from pgbench.envs.checks import check_gamma, check_horizon
 from pgbench.errors import InvalidSpecError
 from pgbench.registry import ENVS
 
@@ -136,8 +137,6 @@ def make_pendulum(g: float = DEFAULT_G, gamma: float = 0.99, horizon: int = MAX_
     """Pendulum-v1 with gravity ``g`` (m s^-2, 10 in Gymnasium); ``horizon`` is the
     truncation (200 in Gymnasium). One scalar continuous action, the torque,
     clipped by the environment to [-2, 2]."""
-    from pgbench.envs.checks import check_gamma, check_horizon
-
     g = _check_g(g)
     return Env(
         name="pendulum-v1",

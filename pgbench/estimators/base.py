@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from pgbench.params import HyperParams
+from pgbench.registry import ESTIMATORS
 
 
 class NoParams(HyperParams):
@@ -53,6 +54,4 @@ class Estimator:
 
 def register(estimator: Estimator) -> Estimator:
     """Add ``estimator`` to the ESTIMATORS registry under its own name."""
-    from pgbench.registry import ESTIMATORS
-
     return ESTIMATORS.register(estimator.name)(estimator)

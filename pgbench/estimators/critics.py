@@ -61,6 +61,7 @@ import numpy as np
 from pydantic import Field
 from scipy import linalg, sparse
 
+from pgbench import exact
 from pgbench.errors import InvalidSpecError, NoExactFormError
 from pgbench.estimators.base import Estimator, register
 from pgbench.estimators.features import action_value_features, live_steps, value_features
@@ -182,8 +183,6 @@ def split_budget(episodes: int, fit_fraction: float) -> tuple[int, int]:
 
 def exact_critic(env, policy, theta) -> Critic:
     """Q_t, V_t tabulated by :func:`pgbench.exact.exact_q_values`; NoExactFormError elsewhere."""
-    from pgbench import exact
-
     try:
         Q, V = exact.exact_q_values(env, policy, theta)
     except NoExactFormError as exc:
