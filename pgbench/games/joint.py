@@ -26,6 +26,7 @@ import numpy as np
 from scipy.special import expit
 
 from pgbench.envs.games import joint_game_env
+from pgbench.errors import InvalidSpecError
 from pgbench.games.exact import AGENT1_INDEX, AGENT2_INDEX, N_PARAMS, Game
 from pgbench.kernels import build
 from pgbench.policies.base import Policy, PolicyCores
@@ -36,6 +37,7 @@ N_JOINT = 4
 
 def _make_joint_cores(lib) -> PolicyCores:
     exp = lib.exp
+    categorical = lib.categorical
 
     @lib.jit
     def _coop(theta, s):
@@ -57,15 +59,7 @@ def _make_joint_cores(lib) -> PolicyCores:
 
     def sample(theta, obs, j, u, probs):
         _fill(theta, obs, j, probs)
-        c = 0.0
-        action = 0
-        for z in range(3):
-            c += probs[z, j]
-            action += u >= c
-        # a zero-probability joint action is never drawn: fall back to the last possible one
-        while action > 0 and probs[action, j] <= 0.0:
-            action -= 1
-        return action
+        return categorical(probs, j, N_JOINT, u)  # never a zero-probability joint action
 
     def log_prob(theta, obs, j, a, probs):
         _fill(theta, obs, j, probs)
@@ -162,8 +156,6 @@ class GameSampler:
 
     def __init__(self, game: Game, backend: str = "cpu"):
         if game.horizon is None:
-            from pgbench.errors import InvalidSpecError
-
             raise InvalidSpecError(f"sampling {game.name} needs a horizon (rounds per episode)")
         self.game = game
         self.env = joint_game_env(game.name, game.payoffs[0], game.gamma, game.horizon)

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from pgbench.errors import InvalidSpecError
-from pgbench.kernels import mathcore, returns, rng
+from pgbench.kernels import cpu, draws, mathcore, returns, rng
 from pgbench.kernels.episodes import make_episode_cores
 from pgbench.kernels.fingerprint import fingerprint
 
@@ -115,7 +115,8 @@ def _compile_all(decorate, funcs: dict) -> SimpleNamespace:
 
 
 def make_lib(decorate, pow2i, unit_from_bits) -> SimpleNamespace:
-    """Compiled primitives of one target: exp, sincos, episode_key, uniform, step_counter."""
+    """Compiled primitives of one target: exp, sincos, episode_key, uniform, step_counter,
+    and the inverse-CDF draw ``categorical(probs, j, n, u)`` (:mod:`.draws`)."""
     math_cores = _compile_all(decorate, mathcore.make_math(pow2i))
     mix64 = decorate(rng.mix64)
     rng_cores = _compile_all(decorate, rng.make_rng(mix64, unit_from_bits))
@@ -127,18 +128,19 @@ def make_lib(decorate, pow2i, unit_from_bits) -> SimpleNamespace:
         episode_key=rng_cores.episode_key,
         uniform=rng_cores.uniform,
         step_counter=decorate(rng.step_counter),
+        categorical=decorate(draws.categorical),
     )
 
 
 def _target_module(target: str):
     if target == "cuda":
+        # Optional dependency (numba-cuda), imported only when asked for: its import
+        # raises BackendUnavailableError where it is missing.
         from pgbench.kernels import cuda
 
         if not cuda.SIMULATOR:
             cuda.require_device()
         return cuda
-    from pgbench.kernels import cpu
-
     return cpu
 
 
@@ -169,8 +171,6 @@ def set_threads(n: int) -> None:
 def runtime_info() -> dict:
     """Numba version, threading layer, thread count, CPU lanes and kernel source hash."""
     import numba
-
-    from pgbench.kernels import cpu
 
     try:
         layer = numba.threading_layer()

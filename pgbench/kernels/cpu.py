@@ -28,12 +28,15 @@ DEVICE_OPTIONS = {"fastmath": False, "error_model": "numpy", "boundscheck": Fals
 
 
 def device_jit(func):
-    """Decorator for cores on the CPU: compiled, inlined by LLVM into drivers."""
+    """Decorator for cores (and kernels' helpers) on the CPU: compiled, inlined by LLVM
+    into the drivers and kernels that call them."""
     return njit(forceinline=True, **DEVICE_OPTIONS)(func)
 
 
-def driver_jit(func, parallel: bool):
-    """Decorator for drivers: cached on disk under a closure-content key."""
+def driver_jit(func, parallel: bool = False):
+    """Decorator for drivers and the other kernels called from Python (the batched
+    network passes of :mod:`.nets`, the optimizer steps of :mod:`.optim`): ``nogil``,
+    cached on disk under a closure-content key (:func:`.fingerprint.enable_stable_cache`)."""
     return enable_stable_cache(njit(parallel=parallel, nogil=True, **DEVICE_OPTIONS)(func))
 
 

@@ -1,26 +1,11 @@
-"""Batched tanh MLPs on the CPU: forward, backward and forward-mode (JVP) passes.
+"""Batched tanh MLP kernels on the CPU: the plain network, softmax and Gaussian heads.
 
 Training code evaluates a policy or a critic on a batch of N observations at
-once (a PPO minibatch, a segment of transitions); these kernels do it in one
-Numba call per pass, with the matrix products in BLAS (``np.dot`` on
-contiguous 2-D arrays inside njit goes to scipy's ``dgemm``) and the
-elementwise work in loops that LLVM vectorizes (tanh is built from
-:mod:`.mathcore`'s ``exp``, the same formula the lane cores use, so batched
-and lane evaluations agree to the rounding of the dot products).
-
-Network and flat parameter layout (shared with :mod:`pgbench.policies.mlp`,
-which documents it for users): inputs ``D``, hidden sizes ``h1, h2`` (``h1 =
-0``: no hidden layer, a linear map; ``h2 = 0``: one hidden layer), ``K``
-outputs. For each layer l in order, ``W_l`` of shape (out_l, in_l) row-major,
-then ``b_l`` (out_l,); hidden layers apply tanh, the output layer is linear::
-
-    H1 = tanh(X W1^T + b1)    (N, h1)
-    H2 = tanh(H1 W2^T + b2)   (N, h2)
-    Y  = H_last W3^T + b3     (N, K)
-
-Parameters beyond the network's (a Gaussian's log-std) may follow in
-``theta``; the kernels ignore them. Arrays are float64; ``X`` (N, D) must be
-C-contiguous. Heads:
+once (a PPO minibatch, a segment of transitions); each kernel here does one
+pass in one Numba call (:func:`pgbench.kernels.cpu.driver_jit`: ``nogil``,
+cached on disk), built from the layout and passes of :mod:`.mlp_passes`, which
+documents the network and its flat parameter layout. Arrays are float64;
+``X`` (N, D) must be C-contiguous. Heads:
 
 * softmax (categorical policies): log-softmax, probabilities, entropy; the
   gradient of ``sum_n w_n log pi(a_n) + w_ent sum_n H_n + w_kl sum_n
@@ -41,276 +26,42 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
-from pgbench.kernels import cpu, mathcore
-from pgbench.kernels.fingerprint import enable_stable_cache
+from pgbench.kernels.cpu import device_jit, driver_jit
+from pgbench.kernels.mlp_passes import backward, exp, forward, jvp, n_params
 
 LOG_2PI = math.log(2.0 * math.pi)
 GAUSS_ENTROPY_CONST = 0.5 * (1.0 + LOG_2PI)  # entropy of N(0, 1) in nats
 
 
-def make_tanh(exp):
-    """tanh from ``exp`` alone: ``sign(x) (1 - e^(-2|x|)) / (1 + e^(-2|x|))``.
-
-    Absolute error within a few 1e-16 (relative error grows as |x| -> 0, where
-    the absolute one stays tiny); no overflow for any x. Built on pgbench's
-    own ``exp`` it gives the same bits on every target.
-    """
-
-    def tanh(x):
-        t = exp(-2.0 * abs(x))
-        y = (1.0 - t) / (1.0 + t)
-        return y if x >= 0.0 else -y
-
-    return tanh
-
-
-_OPTIONS = {"fastmath": False, "error_model": "numpy", "boundscheck": False, "nogil": True}
-
-_exp = cpu.device_jit(mathcore.make_math(cpu.pow2i)["exp"])
-_tanh = cpu.device_jit(make_tanh(_exp))
-
-
-def kernel(func):
-    """njit with an on-disk cache keyed on the code of the kernel and its callees
-    (:func:`pgbench.kernels.fingerprint.enable_stable_cache`), ``fastmath=False``."""
-    return enable_stable_cache(njit(**_OPTIONS)(func))
-
-
-def helper(func):
-    """njit for kernel-internal functions (inlined by LLVM into their callers)."""
-    return njit(forceinline=True, **_OPTIONS)(func)
-
-
-# --------------------------------------------------------------------------- layout
-
-
-@helper
-def _n_layer(n_out, n_in):
-    return n_out * n_in + n_out
-
-
-@helper
-def n_params(D, h1, h2, K):
-    """Length of the network part of theta for sizes (D, h1, h2, K)."""
-    if h1 == 0:
-        return _n_layer(K, D)
-    if h2 == 0:
-        return _n_layer(h1, D) + _n_layer(K, h1)
-    return _n_layer(h1, D) + _n_layer(h2, h1) + _n_layer(K, h2)
-
-
-@helper
-def _weights(theta, off, n_out, n_in):
-    """(W (n_out, n_in), b (n_out,), offset after the layer): views into theta."""
-    w_end = off + n_out * n_in
-    return theta[off:w_end].reshape((n_out, n_in)), theta[w_end : w_end + n_out], w_end + n_out
-
-
-# --------------------------------------------------------------------------- products
-
-# A^T B with a thin side (a 2-logit output layer's weight gradient, a 4-input
-# layer's) is faster as a loop vectorized over its long axis than through BLAS
-# (measured: 4.7 vs 7.5 us for (256, 2)^T (256, 64)); products with a thin
-# side the other way round stay in BLAS, which was faster there.
-SMALL = 8
-
-
-@helper
-def _mm_tn(A, B):
-    """A^T B for A (N, p), B (N, m): (p, m)."""
-    N, p = A.shape
-    m = B.shape[1]
-    if p <= SMALL:
-        out = np.zeros((p, m))
-        for n in range(N):
-            for q in range(p):
-                a = A[n, q]
-                for k in range(m):
-                    out[q, k] += a * B[n, k]
-        return out
-    if m <= SMALL:
-        outT = np.zeros((m, p))
-        for n in range(N):
-            for i in range(m):
-                b = B[n, i]
-                for k in range(p):
-                    outT[i, k] += b * A[n, k]
-        return np.ascontiguousarray(outT.T)
-    return np.dot(A.T, B)
-
-
-# --------------------------------------------------------------------------- passes
-
-
-@helper
-def _dense(H, W, b, apply_tanh):
-    """H W^T + b, then tanh in place if ``apply_tanh``: (N, n_out)."""
-    Z = np.dot(H, W.T)
-    N, n_out = Z.shape
-    if apply_tanh:
-        for n in range(N):
-            for k in range(n_out):
-                Z[n, k] = _tanh(Z[n, k] + b[k])
-    else:
-        for n in range(N):
-            for k in range(n_out):
-                Z[n, k] += b[k]
-    return Z
-
-
-@helper
-def _forward(theta, X, h1, h2, K):
-    """(Y (N, K), H1 (N, h1), H2 (N, h2)); absent layers are (N, 0)."""
-    N, D = X.shape
-    empty = np.empty((N, 0))
-    if h1 == 0:
-        W, b, _ = _weights(theta, 0, K, D)
-        return _dense(X, W, b, False), empty, empty
-    W1, b1, off = _weights(theta, 0, h1, D)
-    H1 = _dense(X, W1, b1, True)
-    if h2 == 0:
-        W, b, _ = _weights(theta, off, K, h1)
-        return _dense(H1, W, b, False), H1, empty
-    W2, b2, off = _weights(theta, off, h2, h1)
-    H2 = _dense(H1, W2, b2, True)
-    W, b, _ = _weights(theta, off, K, h2)
-    return _dense(H2, W, b, False), H1, H2
-
-
-@helper
-def _layer_grad(G, H, grad, off):
-    """Write d/dW = G^T H (n_out, n_in) and d/db = sum_n G[n] into grad at ``off``;
-    returns the offset after the layer."""
-    N, n_out = G.shape
-    n_in = H.shape[1]
-    gW = _mm_tn(G, H)
-    p = off
-    for k in range(n_out):
-        for i in range(n_in):
-            grad[p] = gW[k, i]
-            p += 1
-    bias = grad[p : p + n_out]
-    bias[:] = 0.0
-    for n in range(N):  # rows outermost: independent sums, vectorized over k
-        for k in range(n_out):
-            bias[k] += G[n, k]
-    return p + n_out
-
-
-@helper
-def _back_through_tanh(G, W, H):
-    """Delta of a tanh layer with activations H (N, h) from the delta G (N, n_out)
-    of the layer above with weights W (n_out, h): (G W) * (1 - H^2)."""
-    D = np.dot(G, W)
-    N, h = D.shape
-    for n in range(N):
-        for k in range(h):
-            D[n, k] *= 1.0 - H[n, k] * H[n, k]
-    return D
-
-
-@helper
-def _backward(theta, X, H1, H2, G, grad):
-    """grad[:n_params] = sum_n G[n] . dY[n] / dtheta (the network's part of the
-    vector-Jacobian product), for G (N, K) = dL/dY."""
-    D = X.shape[1]
-    h1, h2, K = H1.shape[1], H2.shape[1], G.shape[1]
-    if h1 == 0:
-        _layer_grad(G, X, grad, 0)
-        return
-    off2 = _n_layer(h1, D)
-    if h2 == 0:
-        W, _, _ = _weights(theta, off2, K, h1)
-        _layer_grad(G, H1, grad, off2)
-        _layer_grad(_back_through_tanh(G, W, H1), X, grad, 0)
-        return
-    W2, _, off3 = _weights(theta, off2, h2, h1)
-    W, _, _ = _weights(theta, off3, K, h2)
-    _layer_grad(G, H2, grad, off3)
-    D2 = _back_through_tanh(G, W, H2)
-    _layer_grad(D2, H1, grad, off2)
-    _layer_grad(_back_through_tanh(D2, W2, H1), X, grad, 0)
-
-
-@helper
-def _tangent(H, dH, W, dW, db):
-    """Directional derivative of H W^T + b: H dW^T + dH W^T + db (dH may be None-like
-    (N, 0) for the input layer, whose input has no tangent)."""
-    T = np.dot(H, dW.T)
-    if dH.shape[1] > 0:
-        T += np.dot(dH, W.T)
-    N, n_out = T.shape
-    for n in range(N):
-        for k in range(n_out):
-            T[n, k] += db[k]
-    return T
-
-
-@helper
-def _through_tanh(T, H):
-    """Tangent of tanh: T * (1 - H^2), in place."""
-    N, h = T.shape
-    for n in range(N):
-        for k in range(h):
-            T[n, k] *= 1.0 - H[n, k] * H[n, k]
-    return T
-
-
-@helper
-def _jvp(theta, v, X, H1, H2, K):
-    """dY = J v (N, K): the forward-mode derivative of the outputs along v (theta's shape)."""
-    N, D = X.shape
-    h1, h2 = H1.shape[1], H2.shape[1]
-    none = np.empty((N, 0))
-    if h1 == 0:
-        W, _, _ = _weights(theta, 0, K, D)
-        dW, db, _ = _weights(v, 0, K, D)
-        return _tangent(X, none, W, dW, db)
-    W1, _, off = _weights(theta, 0, h1, D)
-    dW1, db1, _ = _weights(v, 0, h1, D)
-    dH1 = _through_tanh(_tangent(X, none, W1, dW1, db1), H1)
-    if h2 == 0:
-        W, _, _ = _weights(theta, off, K, h1)
-        dW, db, _ = _weights(v, off, K, h1)
-        return _tangent(H1, dH1, W, dW, db)
-    W2, _, off3 = _weights(theta, off, h2, h1)
-    dW2, db2, _ = _weights(v, off, h2, h1)
-    dH2 = _through_tanh(_tangent(H1, dH1, W2, dW2, db2), H2)
-    W, _, _ = _weights(theta, off3, K, h2)
-    dW, db, _ = _weights(v, off3, K, h2)
-    return _tangent(H2, dH2, W, dW, db)
-
-
 # --------------------------------------------------------------------------- plain network
 
 
-@kernel
+@driver_jit
 def mlp_forward(theta, X, h1, h2, K):
     """(Y (N, K), H1 (N, h1), H2 (N, h2)) of the tanh MLP ``theta`` at rows of X (N, D)."""
-    return _forward(theta, X, h1, h2, K)
+    return forward(theta, X, h1, h2, K)
 
 
-@kernel
+@driver_jit
 def mlp_backward(theta, X, H1, H2, G):
     """(n_params,) sum_n G[n] . dY[n]/dtheta for G (N, K), activations from :func:`mlp_forward`."""
     N, D = X.shape
     grad = np.empty(n_params(D, H1.shape[1], H2.shape[1], G.shape[1]))
-    _backward(theta, X, H1, H2, G, grad)
+    backward(theta, X, H1, H2, G, grad)
     return grad
 
 
-@kernel
+@driver_jit
 def mlp_jvp(theta, v, X, H1, H2, K):
     """(N, K) J v: derivative of the outputs along the parameter direction v."""
-    return _jvp(theta, v, X, H1, H2, K)
+    return jvp(theta, v, X, H1, H2, K)
 
 
 # --------------------------------------------------------------------------- softmax head
 
 
-@helper
+@device_jit
 def _log_softmax(Z):
     """(log p (N, A), p (N, A), entropy (N,)) of logits Z, in nats.
 
@@ -327,7 +78,7 @@ def _log_softmax(Z):
     s = np.zeros(N)
     for a in range(A):
         for n in range(N):
-            e = _exp(Z[n, a] - m[n])
+            e = exp(Z[n, a] - m[n])
             p[n, a] = e
             s[n] += e
     lse = np.empty(N)
@@ -345,13 +96,13 @@ def _log_softmax(Z):
     return logp, p, ent
 
 
-@kernel
+@driver_jit
 def log_softmax(Z):
     """(log p, p, entropy) of logits Z (N, A); see :func:`_log_softmax`."""
     return _log_softmax(Z)
 
 
-@helper
+@device_jit
 def _softmax_out_grad(logp, p, ent, actions, w_logp, w_ent, q, w_kl):
     """dL/dz (N, A) of L = sum_n w_logp[n] log p_n(a_n) + w_ent sum_n H_n
     + w_kl sum_n KL(q_n || p_n), for p = softmax(z); q (N, A) or (0, A) if w_kl = 0.
@@ -374,13 +125,13 @@ def _softmax_out_grad(logp, p, ent, actions, w_logp, w_ent, q, w_kl):
     return G
 
 
-@kernel
+@driver_jit
 def softmax_out_grad(logp, p, ent, actions, w_logp, w_ent, q, w_kl):
     """(N, A) gradient of the softmax objective w.r.t. the logits; see :func:`_softmax_out_grad`."""
     return _softmax_out_grad(logp, p, ent, actions, w_logp, w_ent, q, w_kl)
 
 
-@helper
+@device_jit
 def _softmax_fisher(p, dz, scale):
     """scale * (diag(p) - p p^T) dz, row by row: (N, A)."""
     N, A = p.shape
@@ -394,51 +145,51 @@ def _softmax_fisher(p, dz, scale):
     return u
 
 
-@kernel
+@driver_jit
 def softmax_fisher(p, dz, scale):
     """scale * (diag(p_n) - p_n p_n^T) dz_n for each row n: (N, A)."""
     return _softmax_fisher(p, dz, scale)
 
 
-@kernel
+@driver_jit
 def mlp_softmax_forward(theta, X, h1, h2, A):
     """(log p (N, A), p (N, A), entropy (N,), H1, H2) of the MLP softmax policy."""
-    Z, H1, H2 = _forward(theta, X, h1, h2, A)
+    Z, H1, H2 = forward(theta, X, h1, h2, A)
     logp, p, ent = _log_softmax(Z)
     return logp, p, ent, H1, H2
 
 
-@kernel
+@driver_jit
 def mlp_softmax_grad(theta, X, H1, H2, logp, p, ent, actions, w_logp, w_ent, q, w_kl):
     """(P,) gradient of the softmax objective of :func:`_softmax_out_grad` w.r.t. theta."""
     G = _softmax_out_grad(logp, p, ent, actions, w_logp, w_ent, q, w_kl)
     grad = np.empty(theta.shape[0])
-    _backward(theta, X, H1, H2, G, grad)
+    backward(theta, X, H1, H2, G, grad)
     return grad
 
 
-@kernel
+@driver_jit
 def mlp_softmax_fvp(theta, v, X, H1, H2, p):
     """(P,) F v, F the mean Fisher of the categorical policy (Schulman et al. 2015, app. C)."""
     N = X.shape[0]
-    dz = _jvp(theta, v, X, H1, H2, p.shape[1])
+    dz = jvp(theta, v, X, H1, H2, p.shape[1])
     u = _softmax_fisher(p, dz, 1.0 / N)
     grad = np.empty(theta.shape[0])
-    _backward(theta, X, H1, H2, u, grad)
+    backward(theta, X, H1, H2, u, grad)
     return grad
 
 
 # --------------------------------------------------------------------------- Gaussian head
 
 
-@kernel
+@driver_jit
 def mlp_gaussian_forward(theta, X, h1, h2):
     """(mean (N,), H1, H2) of the Gaussian policy's mean network (K = 1)."""
-    Y, H1, H2 = _forward(theta, X, h1, h2, 1)
+    Y, H1, H2 = forward(theta, X, h1, h2, 1)
     return Y[:, 0].copy(), H1, H2
 
 
-@kernel
+@driver_jit
 def mlp_gaussian_grad(theta, X, H1, H2, mu, actions, w_logp, w_ent, mu_old, log_std_old, w_kl):
     """(P,) gradient w.r.t. theta (network, then log-std last) of
     sum_n w_logp[n] log N(a_n; mu_n, sigma^2) + w_ent sum_n H_n
@@ -453,10 +204,10 @@ def mlp_gaussian_grad(theta, X, H1, H2, mu, actions, w_logp, w_ent, mu_old, log_
     N = X.shape[0]
     P = theta.shape[0]
     ls = theta[P - 1]
-    var = _exp(2.0 * ls)
+    var = exp(2.0 * ls)
     inv_var = 1.0 / var
     use_kl = w_kl != 0.0 and mu_old.shape[0] == N
-    var_old = _exp(2.0 * log_std_old)
+    var_old = exp(2.0 * log_std_old)
     G = np.empty((N, 1))
     g_ls = w_ent * N
     for n in range(N):
@@ -469,22 +220,22 @@ def mlp_gaussian_grad(theta, X, H1, H2, mu, actions, w_logp, w_ent, mu_old, log_
             g_ls += w_kl * (1.0 - (var_old + e * e) * inv_var)
         G[n, 0] = g_mu
     grad = np.empty(P)
-    _backward(theta, X, H1, H2, G, grad)
+    backward(theta, X, H1, H2, G, grad)
     grad[P - 1] = g_ls
     return grad
 
 
-@kernel
+@driver_jit
 def mlp_gaussian_fvp(theta, v, X, H1, H2):
     """(P,) F v for the Gaussian policy: M = diag(1/sigma^2, 2) in (mean, log-std)."""
     N = X.shape[0]
     P = theta.shape[0]
-    inv_var = 1.0 / _exp(2.0 * theta[P - 1])
-    dmu = _jvp(theta, v, X, H1, H2, 1)
+    inv_var = 1.0 / exp(2.0 * theta[P - 1])
+    dmu = jvp(theta, v, X, H1, H2, 1)
     scale = inv_var / N
     for n in range(N):
         dmu[n, 0] *= scale
     grad = np.empty(P)
-    _backward(theta, X, H1, H2, dmu, grad)
+    backward(theta, X, H1, H2, dmu, grad)
     grad[P - 1] = 2.0 * v[P - 1]
     return grad

@@ -7,7 +7,8 @@ the network passes of a small A2C update. The arithmetic is written in the
 order of the numpy formulas it replaces, element by element.
 :func:`ascent_step` returns new parameters; :func:`ascent_step_inplace` adds the
 same step to shared parameters in place, element by element (A3C's Hogwild
-updates).
+updates). Both are compiled like every CPU kernel called from Python
+(:func:`pgbench.kernels.cpu.driver_jit`: ``nogil``, cached on disk).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import math
 
 import numpy as np
 
-from pgbench.kernels.nets import helper, kernel
+from pgbench.kernels.cpu import device_jit, driver_jit
 
 SGD, RMSPROP, ADAM = 0, 1, 2
 
 
-@helper
+@device_jit
 def clip_scale(grad, max_norm):
     """The factor that scales ``grad`` (P,) to L2 norm ``max_norm`` if it is longer, else
     1 (``max_norm <= 0``: no clipping)."""
@@ -36,7 +37,7 @@ def clip_scale(grad, max_norm):
     return scale
 
 
-@kernel
+@driver_jit
 def ascent_step(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm):
     """New parameters (P,) after one ascent step along ``grad`` (P,).
 
@@ -66,7 +67,7 @@ def ascent_step(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_n
     return out
 
 
-@kernel
+@driver_jit
 def ascent_step_inplace(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm, step):
     """One ascent step applied to ``params`` (P,) in place, element by element (Hogwild).
 

@@ -22,6 +22,7 @@ def _make_cores_factory(A: int, D: int):
 
     def make_cores(lib) -> PolicyCores:
         exp = lib.exp
+        categorical = lib.categorical
 
         @lib.jit
         def _probs(theta, obs, j, probs):
@@ -56,12 +57,7 @@ def _make_cores_factory(A: int, D: int):
 
         def sample(theta, obs, j, u, probs):
             _probs(theta, obs, j, probs)
-            c = 0.0
-            action = 0
-            for a in range(A - 1):
-                c += probs[a, j]
-                action += u >= c
-            return action
+            return categorical(probs, j, A, u)
 
         def log_prob(theta, obs, j, a, probs):
             m, s = _probs(theta, obs, j, probs)

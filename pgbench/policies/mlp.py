@@ -29,7 +29,7 @@ array of the drivers), rows of lane ``j``:
 so ``scratch_rows = 2 K + 2 (h1 + h2)``. ``score`` reuses the activations the
 preceding ``sample`` / ``log_prob`` left there for the same observation (the
 drivers always call it right after ``sample``). tanh is built from the
-target's ``lib.exp`` (:func:`pgbench.kernels.nets.make_tanh`), so the CPU and
+target's ``lib.exp`` (:func:`pgbench.kernels.mathcore.make_tanh`), so the CPU and
 CUDA targets give the same bits.
 """
 
@@ -40,7 +40,7 @@ import math
 import numpy as np
 
 from pgbench.errors import InvalidSpecError
-from pgbench.kernels.nets import make_tanh
+from pgbench.kernels.mathcore import make_tanh
 from pgbench.policies.base import Policy, PolicyCores
 from pgbench.policies.distributions import MlpLogits
 from pgbench.registry import POLICIES
@@ -244,6 +244,7 @@ def make_trunk_cores(lib, d: int, hidden: tuple[int, ...], k: int):
 def _make_softmax_cores_factory(d: int, hidden: tuple[int, ...], A: int):
     def make_cores(lib) -> PolicyCores:
         exp = lib.exp
+        categorical = lib.categorical
         forward, backward, R_G = make_trunk_cores(lib, d, hidden, A)
 
         @lib.jit
@@ -265,12 +266,7 @@ def _make_softmax_cores_factory(d: int, hidden: tuple[int, ...], A: int):
         def sample(theta, obs, j, u, probs):
             forward(theta, obs, j, probs)
             _softmax(probs, j)
-            c = 0.0
-            action = 0
-            for a in range(A - 1):
-                c += probs[a, j]
-                action += u >= c
-            return action
+            return categorical(probs, j, A, u)
 
         def log_prob(theta, obs, j, a, probs):
             forward(theta, obs, j, probs)
