@@ -44,7 +44,19 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from pgbench import compare, side_by_side
 from pgbench.errors import PgbenchError
+from pgbench.experiments import parse_suite
+from pgbench.experiments.gradient_quality import ranking
+from pgbench.plugins import load_plugins, plugin_modules
+from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, LEARNERS, POLICIES
+from pgbench.report import write_report
+from pgbench.run.executors import make_executor
+from pgbench.run.runner import default_run_dir, run_suite
+from pgbench.suite.errors import SuiteError
+from pgbench.suite.load import warning_lines
+from pgbench.suite.yaml_reading import read_suite
+from pgbench.version import __version__
 
 EXECUTORS = ("serial", "local", "dask")
 
@@ -77,8 +89,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from pgbench.version import __version__
-
     parser = argparse.ArgumentParser(
         prog="pgbench", description="Benchmarks for policy-gradient estimators and algorithms."
     )
@@ -133,8 +143,6 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--out", type=Path, default=None, help="directory of the report (default: RESULTS_DIR)"
     )
-    from pgbench import compare, side_by_side
-
     compare.add_parser(sub)
     side_by_side.add_parser(sub)
     sub.add_parser(
@@ -150,8 +158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _sigterm_as_interrupt():
             return _command(args)
     except PgbenchError as exc:
-        from pgbench.suite.errors import SuiteError
-
         line = str(exc) if isinstance(exc, SuiteError) else f"pgbench: error: {exc}"
         print(line.splitlines()[0] if line else "pgbench: error", file=sys.stderr)
         return EXIT_USAGE
@@ -166,11 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
-    from pgbench.plugins import load_plugins, plugin_modules
-
     if args.command == "side-by-side":  # each side loads its own plugins, in its processes
-        from pgbench import side_by_side
-
         return side_by_side.run(args)
     load_plugins(plugin_modules())
     if args.command == "run":
@@ -178,8 +180,6 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "report":
         return _report(args)
     if args.command == "compare":
-        from pgbench import compare
-
         return compare.run(args)
     return _list()
 
@@ -187,8 +187,6 @@ def _command(args: argparse.Namespace) -> int:
 def _list() -> int:
     import pgbench.algorithms  # noqa: F401  (registration)
     import pgbench.api  # noqa: F401
-    from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, LEARNERS, POLICIES
-
     def first_line(obj) -> str:
         doc = (getattr(obj, "__doc__", None) or "").strip()
         return doc.splitlines()[0] if doc else ""
@@ -210,12 +208,6 @@ def _list() -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
-
-    from pgbench.executors import make_executor
-    from pgbench.experiments import parse_suite
-    from pgbench.runner import default_run_dir, run_suite
-    from pgbench.suite.load import warning_lines
-    from pgbench.suite.yaml_reading import read_suite
 
     executor = make_executor(
         args.executor,
@@ -292,16 +284,12 @@ def _create_run_dir(run_dir: Path) -> None:
 
 def _write_reports(summary) -> list[Path]:
     """Figures, tables and the report of the run's table; their paths (none without rows)."""
-    from pgbench.run_report import write_report
-
     if summary.table is None or summary.table.empty:
         return []
     return write_report(summary.run_dir, table=summary.table)
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pgbench.run_report import write_report
-
     *parts, md, page = write_report(args.results_dir, args.out)
     figures = sum(p.suffix == ".png" for p in parts)
     tables = sum(p.suffix == ".md" for p in parts)
@@ -430,12 +418,10 @@ def _print_summary(console, summary) -> None:
     import pandas as pd
     from rich.table import Table
 
-    from pgbench import report
-
     if summary.table is None or summary.table.empty:
         return
-    rank = report.ranking(summary.table)
-    for (env, pol, theta, ref), frame in report.rank_matrix(rank):
+    rank = ranking.ranking(summary.table)
+    for (env, pol, theta, ref), frame in ranking.rank_matrix(rank):
         sizes = [c for c in frame.columns if c.startswith("N=")]
         n_seeds = int(frame["n_seeds"].max())
         where = " x ".join([env, pol] + ([f"theta {theta}"] if theta else []))

@@ -1,329 +1,370 @@
-"""Tables from the tidy results: per-seed summaries and the ranking of estimators by MSE.
+"""The report of a run directory: ``report.md`` and one self-contained ``report.html``.
 
-Pure functions of the tidy DataFrame (:mod:`pgbench.results`), plus
-:func:`write_ranking`, which writes ``ranking.csv`` and ``ranking.md``.
+:func:`write_report` reads the run directory only (the tidy table, ``metadata.json``
+and ``failures.jsonl``), regenerates every figure and table of the experiment kinds
+present (each kind's ``write_outputs``, :data:`pgbench.experiments.KINDS`), and writes:
 
-A *panel* is one (env label, policy label, theta label); a *group* is a panel
-at one batch size. In each group estimators are ordered by their median MSE
-across seeds (rank 1 = lowest). The interval next to it is a percentile
-bootstrap interval of that median over seeds (:func:`pgbench.stats.bootstrap_ci`,
-:data:`~pgbench.stats.DEFAULT_BOOTSTRAP` resamples, level
-:data:`~pgbench.stats.DEFAULT_LEVEL`), drawn from an explicit Generator
-(``numpy.random.default_rng(0)`` unless one is passed), so the files are
-reproducible; ``n_seeds`` says how many seeds it rests on.
+* ``report.md``: title and description of the suite, the run metadata (date, pgbench
+  version, git commit, machine, Numba threading, cell counts), the failed cells, one
+  section per experiment kind with its figures (relative links to the PNG files next
+  to it) and tables, and the suite text;
+* ``report.html``: the same document as one file, figures embedded as base64
+  ``data:`` URIs, tables as HTML tables, inline CSS, no script and no link to any
+  other file, so it reads anywhere, offline (:func:`html_page`).
 
-``ranking.csv`` columns (one row per group and estimator, groups in table order,
-rows by rank):
-
-================= ======= =====================================================
-env, policy       str     labels
-theta             str     label of the evaluation point
-reference         str     ``exact``, or ``mc-<E>``: a reward-to-go estimate from
-                          E episodes standing in where no exact gradient exists
-batch_size        int     episodes per estimate (N)
-rank              int     1 = lowest median MSE among the group's estimators with the
-                          same reference (ties: label order)
-estimator         str     method label
-unbiased          bool    the estimator's own claim for its params
-mse_median        float   median over seeds of the MSE (squared gradient units)
-mse_lo, mse_hi    float   bootstrap interval of that median
-n_seeds           int     seeds with an MSE in this group
-cosine_median     float   median over seeds of the mean cosine to the reference
-env_steps_median  float   median over seeds of the env steps per estimate
-seconds_median    float   median over seeds of the wall seconds per estimate (varies
-                          between runs; every other column is reproduced exactly)
-================= ======= =====================================================
+Every file is written atomically (:func:`pgbench.results.atomic_write_bytes`).
 """
 
 from __future__ import annotations
 
-import math
+import base64
+import html
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from pgbench.results import atomic_write_text
-from pgbench.stats import DEFAULT_BOOTSTRAP, DEFAULT_LEVEL, bootstrap_ci, group_rng
+from pgbench import results
+from pgbench.experiments import KINDS, Kind
 
-RANKING_CSV = "ranking.csv"
-RANKING_MD = "ranking.md"
-DEFAULT_SEED = 0  # of the default bootstrap Generator
-PANEL = ["env_label", "policy_label", "theta"]
-SUMMARY_KEYS = [*PANEL, "method_label", "x"]
-RANKING_COLUMNS = [
-    "env",
-    "policy",
-    "theta",
-    "reference",
-    "batch_size",
-    "rank",
-    "estimator",
-    "unbiased",
-    "mse_median",
-    "mse_lo",
-    "mse_hi",
-    "n_seeds",
-    "cosine_median",
-    "env_steps_median",
-    "seconds_median",
-]
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
 
 
-def _default_rng(rng: np.random.Generator | None) -> np.random.Generator:
-    return rng if rng is not None else np.random.default_rng(DEFAULT_SEED)
+# ---------------------------------------------------------------- figures and tables
 
 
-def _gradient_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """The gradient-quality rows (x = batch size) of ``table``."""
-    keep = (table["experiment"] == "gradient-quality") & (table["x_name"] == "batch_size")
-    return table[keep]
+def write_outputs(table: pd.DataFrame, out: str | Path, settings: dict | None = None) -> list[Path]:
+    """Every figure and table of the experiment kinds in ``table`` (each kind's
+    ``write_outputs``), written into ``out``: the figures of every kind, then the tables,
+    kinds in :data:`~pgbench.experiments.KINDS` order. ``settings``: the run's report
+    settings (``metadata.json`` ``settings``)."""
+    figures, tables = [], []
+    for kind in _present(table):
+        for path in kind.write_outputs(table, out, settings or {}):
+            (figures if path.name in kind.figures else tables).append(path)
+    return [*figures, *tables]
 
 
-def seed_summary(
-    table: pd.DataFrame,
-    metric: str,
-    rng: np.random.Generator | None = None,
-    *,
-    n_boot: int = DEFAULT_BOOTSTRAP,
-    level: float = DEFAULT_LEVEL,
-) -> pd.DataFrame:
-    """Median across seeds of ``metric`` with a bootstrap interval, per (panel, method, x).
-
-    Columns: env_label, policy_label, theta, method_label, x, median, lo, hi, n_seeds
-    (NaN values are left out and not counted; a group of NaN only has median NaN and
-    n_seeds 0). Groups keep the table's order. One
-    word is drawn from ``rng``; each group's resamples come from
-    :func:`~pgbench.stats.group_rng` of it and the group's key.
-    """
-    rows = table[table["metric"] == metric]
-    cols = [*SUMMARY_KEYS, "median", "lo", "hi", "n_seeds"]
-    if rows.empty:
-        return pd.DataFrame(columns=cols)
-    base = int(_default_rng(rng).integers(0, 2**63))
-    out = []
-    for key, part in rows.groupby(SUMMARY_KEYS, sort=False):
-        values = part.sort_values("seed")["value"].to_numpy(dtype=np.float64)
-        values = values[~np.isnan(values)]
-        key = (*(str(k) for k in key[:-1]), int(key[-1]))
-        if values.size and np.all(np.isfinite(values)):
-            gen = group_rng(base, (metric, *key))
-            lo, hi = bootstrap_ci(values, gen, n_boot=n_boot, level=level)
-        else:  # no value, or inf (e.g. snr of a constant estimate): no interval
-            lo = hi = math.nan
-        median = float(np.median(values)) if values.size else math.nan
-        out.append((*key, median, lo, hi, len(values)))
-    return pd.DataFrame(out, columns=cols)
+def _present(table: pd.DataFrame) -> list[Kind]:
+    """The kinds with rows in ``table``, in :data:`~pgbench.experiments.KINDS` order."""
+    names = set(table["experiment"])
+    return [k for k in KINDS if k.name in names]
 
 
-def ranking(
-    table: pd.DataFrame,
-    rng: np.random.Generator | None = None,
-    *,
-    n_boot: int = DEFAULT_BOOTSTRAP,
-    level: float = DEFAULT_LEVEL,
-) -> pd.DataFrame:
-    """Estimators ranked by median MSE in each (env, policy, theta, batch size) group.
-
-    Estimators whose reference differs (another estimand, e.g. ``exact-natural`` for a
-    natural-gradient estimator) are ranked among themselves, after the others of the
-    group. Returns a DataFrame with :data:`RANKING_COLUMNS` (see the module docstring),
-    empty if ``table`` has no gradient-quality rows.
-    """
-    rows = _gradient_rows(table)
-    mse = seed_summary(rows, "mse", rng, n_boot=n_boot, level=level)
-    if mse.empty:
-        return pd.DataFrame(columns=RANKING_COLUMNS)
-    out = mse.rename(columns={"median": "mse_median", "lo": "mse_lo", "hi": "mse_hi"}).reset_index(
-        drop=True
-    )
-    for metric in ("cosine", "env_steps", "seconds"):
-        med = rows[rows["metric"] == metric].groupby(SUMMARY_KEYS, sort=False)["value"].median()
-        out[f"{metric}_median"] = [med.get(tuple(k), math.nan) for k in _keys(out)]
-    meta = rows.groupby(SUMMARY_KEYS[:-1], sort=False).agg(
-        reference=("reference", _joined), unbiased=("unbiased", "first")
-    )
-    out["reference"] = [meta["reference"].get(tuple(k[:-1]), "") for k in _keys(out)]
-    out["unbiased"] = [meta["unbiased"].get(tuple(k[:-1]), pd.NA) for k in _keys(out)]
-    out["unbiased"] = out["unbiased"].astype("boolean")
-    # groups in order of first appearance; estimators compared with the same reference
-    # (the same estimand) ranked together, by median MSE (NaN last), then label
-    group = [*PANEL, "x"]
-    order = {k: i for i, k in enumerate(dict.fromkeys(map(tuple, out[group].to_numpy())))}
-    out["_group"] = [order[tuple(k)] for k in out[group].to_numpy()]
-    refs = {r: i for i, r in enumerate(dict.fromkeys(out["reference"]))}
-    out["_ref"] = out["reference"].map(refs)
-    out = out.sort_values(
-        ["_group", "_ref", "mse_median", "method_label"], na_position="last", kind="stable"
-    )
-    out["rank"] = out.groupby(["_group", "_ref"]).cumcount() + 1
-    out = out.rename(
-        columns={
-            "env_label": "env",
-            "policy_label": "policy",
-            "method_label": "estimator",
-            "x": "batch_size",
-        }
-    )
-    out["batch_size"] = out["batch_size"].astype("int64")
-    out["n_seeds"] = out["n_seeds"].astype("int64")
-    return out[RANKING_COLUMNS].reset_index(drop=True)
-
-
-def _keys(df: pd.DataFrame) -> list[tuple]:
-    return [tuple(k) for k in df[SUMMARY_KEYS].itertuples(index=False, name=None)]
-
-
-def _main_reference(panel: pd.DataFrame) -> str:
-    """The reference most rows of ``panel`` are compared with (first of the ties)."""
-    counts = panel["reference"].astype(str).value_counts(sort=False)
-    return str(counts.idxmax()) if len(counts) else ""
-
-
-def _joined(values: pd.Series) -> str:
-    return ",".join(dict.fromkeys(str(v) for v in values if v))
-
-
-# ---------------------------------------------------------------- text
-
-
-def _g(value: float, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.{digits}g}"
-
-
-def _steps(value: float) -> str:
-    return "-" if not np.isfinite(value) else f"{value:.0f}"
-
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def _yes_no(value) -> str:
-    return "-" if value is pd.NA or value is None else ("yes" if bool(value) else "no")
-
-
-def interval_note(n_boot: int = DEFAULT_BOOTSTRAP, level: float = DEFAULT_LEVEL) -> str:
-    """How the MSE interval is computed, in one sentence."""
-    return (
-        f"Interval: {level:.0%} percentile bootstrap interval of the median MSE over seeds "
-        f"({n_boot} resamples of the seeds, numpy Generator default_rng({DEFAULT_SEED}) "
-        "unless another is given)"
-    )
-
-
-def ranking_markdown(
-    rank: pd.DataFrame,
-    title: str = "",
-    *,
-    n_boot: int = DEFAULT_BOOTSTRAP,
-    level: float = DEFAULT_LEVEL,
-) -> str:
-    """``ranking.md``: one section per panel, one table per batch size, rows by rank."""
-    lines = [
-        f"# Gradient estimators ranked by MSE{': ' + title if title else ''}",
-        "",
-        "At each batch size N (episodes per estimate), estimators are ordered by their "
-        "median MSE across seeds (rank 1 = lowest). "
-        + interval_note(n_boot, level)
-        + "; n: seeds. cosine: median over seeds of the mean cosine to the reference; "
-        "env steps: median env steps per estimate; unbiased: the estimator's claim for its "
-        "params. Reference `exact`: the closed-form gradient; `mc-<E>`: a reward-to-go "
-        "estimate (per-step baseline) from E episodes standing in for it (its own noise, "
-        "estimated from independent sub-batches, is subtracted from the MSE); "
-        "`-natural`: the natural gradient F^+ grad J, target of natural-gradient estimators; "
-        "`-restricted`: the trust-region step built from the reference gradient, target of "
-        "restricted-step estimators (marked `vs` where a row's reference differs from its "
-        "section's; such rows are ranked among themselves).",
-    ]
-    if rank.empty:
-        return "\n".join([*lines, "", "No gradient-quality results.", ""])
-    head = (
-        f"| rank | estimator | MSE (median) | {level:.0%} interval | n | cosine | env steps "
-        "| unbiased |"
-    )
-    rule = "|---:|---|---:|---|---:|---:|---:|:-:|"
-    for (env, pol, theta), panel in rank.groupby(["env", "policy", "theta"], sort=False):
-        ref = _main_reference(panel)
-        where = " · ".join([_md(env), _md(pol)] + ([f"theta {_md(theta)}"] if theta else []))
-        lines += ["", f"## {where} (reference {ref})"]
-        for n, group in panel.groupby("batch_size", sort=False):
-            lines += ["", f"### N = {n}", "", head, rule]
-            for r in group.itertuples(index=False):
-                name = _md(r.estimator) + (f" (vs {r.reference})" if r.reference != ref else "")
-                lines.append(
-                    f"| {r.rank} | {name} | {_g(r.mse_median)} | "
-                    f"[{_g(r.mse_lo)}, {_g(r.mse_hi)}] | {r.n_seeds} | {_g(r.cosine_median)} | "
-                    f"{_steps(r.env_steps_median)} | {_yes_no(r.unbiased)} |"
-                )
-    return "\n".join(lines) + "\n"
-
-
-def rank_matrix(rank: pd.DataFrame) -> list[tuple[tuple[str, str, str, str], pd.DataFrame]]:
-    """The compact view printed after a run: per panel ((env, policy, theta, reference), frame),
-    reference the one most estimators of the panel are compared with.
-
-    Each frame has one row per estimator (``label (vs <reference>)`` where its reference
-    differs, ranked among themselves), ordered by rank at the largest batch size:
-    ``estimator``, ``unbiased``, one column ``N=<n>`` per batch size holding the
-    rank there (NA where the estimator did not run), then at the largest batch
-    size ``mse_median``, ``mse_lo``, ``mse_hi``, ``n_seeds``, ``cosine_median``,
-    ``env_steps_median``, ``seconds_median``.
-    """
-    out = []
-    for (env, pol, theta), panel in rank.groupby(["env", "policy", "theta"], sort=False):
-        ref = _main_reference(panel)
-        other = panel["reference"] != ref
-        panel = panel.assign(
-            estimator=panel["estimator"].where(
-                ~other, panel["estimator"] + " (vs " + panel["reference"] + ")"
-            )
-        )
-        sizes = sorted(panel["batch_size"].unique())
-        ranks = panel.pivot(index="estimator", columns="batch_size", values="rank")
-        top = panel[panel["batch_size"] == sizes[-1]].set_index("estimator")
-        labels = list(top.index) + [
-            e for e in dict.fromkeys(panel["estimator"]) if e not in top.index
-        ]
-        frame = pd.DataFrame({"estimator": labels})
-        first = panel.drop_duplicates("estimator").set_index("estimator")
-        frame["unbiased"] = [first.loc[e, "unbiased"] for e in labels]
-        for n in sizes:
-            frame[f"N={n}"] = pd.array([ranks.loc[e, n] for e in labels], dtype="Int64")
-        for col in (
-            "mse_median",
-            "mse_lo",
-            "mse_hi",
-            "n_seeds",
-            "cosine_median",
-            "env_steps_median",
-            "seconds_median",
-        ):
-            frame[col] = [top[col].get(e, math.nan) for e in labels]
-        out.append(((env, pol, theta, ref), frame))
-    return out
-
-
-# ---------------------------------------------------------------- files
-
-
-def write_ranking(
-    table: pd.DataFrame, run_dir: str | Path, rng: np.random.Generator | None = None
+def write_report(
+    run_dir: str | Path, out: str | Path | None = None, table: pd.DataFrame | None = None
 ) -> list[Path]:
-    """Write ``ranking.csv`` and ``ranking.md`` into ``run_dir`` (atomically), none if ``table``
-    has no gradient-quality rows, plus the two-agent tables (:mod:`pgbench.games.report`).
-    Returns the paths written."""
-    from pgbench.games.report import write_tables as two_agent_tables
-
-    extra = two_agent_tables(table, run_dir)
-    rank = ranking(table, rng)
-    if rank.empty:
-        return extra
+    """Regenerate the figures and tables of the run in ``run_dir`` and write ``report.md``
+    and ``report.html`` into ``out`` (default: ``run_dir``); returns every path written,
+    the two reports last. ``table``: the run's table when the caller has just loaded it
+    (default: loaded from ``run_dir``). Raises :class:`~pgbench.results.ResultsError`
+    when ``run_dir`` holds no finished cell."""
     run_dir = Path(run_dir)
-    title = ", ".join(dict.fromkeys(table["suite"].astype(str)))
-    csv_path, md_path = run_dir / RANKING_CSV, run_dir / RANKING_MD
-    atomic_write_text(csv_path, rank.to_csv(index=False, float_format="%.17g"))
-    atomic_write_text(md_path, ranking_markdown(rank, title))
-    return [csv_path, md_path, *extra]
+    table = _load_table(run_dir) if table is None else table
+    meta = _metadata(run_dir)
+    settings = _settings(meta)
+    out = Path(out) if out is not None else run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_outputs(table, out, settings)
+    doc = Document(
+        title=_title(meta, table),
+        description=settings.get("description") or "",
+        meta=meta,
+        finished=len(results.cell_files(run_dir)),
+        failures=results.read_failures(run_dir),
+        files={p.name: p for p in written},
+        kinds=_present(table),
+    )
+    text = doc.markdown()
+    images = {name: p.read_bytes() for name, p in doc.files.items() if name.endswith(".png")}
+    page = html_page(doc.title, text, images)
+    md_path, html_path = out / REPORT_MD, out / REPORT_HTML
+    results.atomic_write_text(md_path, text)
+    results.atomic_write_text(html_path, page)
+    return [*written, md_path, html_path]
+
+
+def _load_table(run_dir: Path) -> pd.DataFrame:
+    if not run_dir.is_dir():
+        raise results.ResultsError(f"no results at {run_dir}: not a directory")
+    table = results.load_results(run_dir)
+    if table.empty:
+        raise results.ResultsError(f"no results in {run_dir}: no finished cell")
+    return table
+
+
+def _metadata(run_dir: Path) -> dict:
+    """``metadata.json`` of the run, or {} where there is none."""
+    path = run_dir / results.METADATA
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise results.ResultsError(f"{path}: not a pgbench metadata file") from None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _settings(meta: dict) -> dict:
+    """The suite's report settings, resolved by the runner (``metadata.json`` ``settings``);
+    {} for a run written before they were recorded."""
+    settings = meta.get("settings")
+    return settings if isinstance(settings, dict) else {}
+
+
+def _title(meta: dict, table: pd.DataFrame) -> str:
+    name = (meta.get("suite") or {}).get("name")
+    return name or ", ".join(dict.fromkeys(table["suite"].astype(str)))
+
+
+# ---------------------------------------------------------------- the Markdown document
+
+
+@dataclass
+class Document:
+    """What a report says; :meth:`markdown` writes it."""
+
+    title: str
+    description: str
+    meta: dict
+    finished: int
+    failures: list[dict]
+    files: dict[str, Path]
+    kinds: list[Kind]
+
+    def markdown(self) -> str:
+        parts = [f"# pgbench report: {self.title}"]
+        if self.description:
+            parts.append(self.description.strip())
+        parts += [self._metadata(), self._failures()]
+        parts += [self._kind(k) for k in self.kinds]
+        parts.append(self._suite_text())
+        return "\n\n".join(p for p in parts if p) + "\n"
+
+    def _metadata(self) -> str:
+        items = [*_run_items(self.meta, self.title), ("cells", self._counts())]
+        return "## Run\n\n" + "\n".join(f"- **{k}**: {_md(v)}" for k, v in items)
+
+    def _counts(self) -> str:
+        total = len(self.meta.get("cells") or []) or self.finished
+        text = f"{total} in the suite: {self.finished} finished, {len(self.failures)} failed"
+        last = self.meta.get("counts")
+        if isinstance(last, dict):
+            text += (
+                f" (last run: {last.get('done', 0)} run, {last.get('skipped', 0)} already "
+                f"finished, {last.get('failed', 0)} failed)"
+            )
+        return text
+
+    def _failures(self) -> str:
+        if not self.failures:
+            return ""
+        head = ("cell", "env", "policy", "theta", "method", "seed", "failure", "error")
+        keys = ("cell", "env", "policy", "theta", "method", "seed", "status", "error")
+        rows = [[f.get(k) for k in keys] for f in self.failures]
+        n = len(self.failures)
+        return (
+            f"## Failures\n\n{n} {'cell' if n == 1 else 'cells'} failed in the last run "
+            f"(`{results.FAILURES}` holds their tracebacks).\n\n" + _pipe_table(head, rows)
+        )
+
+    def _kind(self, kind: Kind) -> str:
+        parts = [f"## {kind.title}"]
+        parts += [f"![{name}]({name})" for name in kind.figures if name in self.files]
+        for name in kind.tables:
+            if name in self.files:
+                parts.append(_demote(self.files[name].read_text(encoding="utf-8").strip(), 2))
+        return "\n\n".join(parts)
+
+    def _suite_text(self) -> str:
+        text = (self.meta.get("suite") or {}).get("text")
+        if not text:
+            return ""
+        fence = "````" if "```" in text else "```"
+        return f"## Suite\n\n{fence}yaml\n{text.rstrip()}\n{fence}"
+
+
+def _run_items(meta: dict, title: str) -> list[tuple[str, str]]:
+    """(name, text) of the run's suite, date, version and commit, machine, Numba, versions."""
+    suite, git = meta.get("suite") or {}, meta.get("git") or {}
+    machine, nb = meta.get("machine") or {}, meta.get("numba") or {}
+    seconds = meta.get("seconds")
+    written = f"{_unknown(meta.get('written'))}, status {_unknown(meta.get('status'))}"
+    if isinstance(seconds, (int, float)):
+        written += f", {seconds:.1f} s"
+    dirty = " (with uncommitted changes)" if git.get("dirty") else ""
+    cpus = f"{_unknown(machine.get('cpu_count'))} CPUs ({_unknown(machine.get('affinity'))} usable)"
+    numba = (
+        f"{_unknown(nb.get('numba'))}, threading layer {_unknown(nb.get('threading_layer'))}, "
+        f"{_unknown(nb.get('num_threads'))} threads, {_unknown(nb.get('cpu_lanes'))} CPU lanes, "
+        f"kernel source sha256 {_code(nb.get('kernel_source_sha256'))}"
+    )
+    versions = ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items())
+    return [
+        (
+            "suite",
+            f"{title} ({_unknown(suite.get('experiment'))}), file {_code(suite.get('file'))}",
+        ),
+        ("written", written),
+        (
+            "pgbench",
+            f"{_unknown(meta.get('pgbench'))}, git commit {_code(git.get('commit'))}{dirty}",
+        ),
+        (
+            "machine",
+            f"{_unknown(machine.get('platform'))}, {_unknown(machine.get('machine'))}, {cpus}",
+        ),
+        ("Numba", numba),
+        ("versions", versions or "unknown"),
+    ]
+
+
+def _unknown(value) -> str:
+    return "unknown" if value is None or value == "" else str(value)
+
+
+def _code(value) -> str:
+    return "unknown" if not value else f"`{value}`"
+
+
+def _md(text) -> str:
+    """A table cell or list item on one line, its pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _pipe_table(head: Iterable[str], rows: Iterable[Iterable]) -> str:
+    head = list(head)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(_md("-" if v is None else v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _demote(text: str, levels: int) -> str:
+    """``text`` with every ATX heading ``levels`` deeper (at most ``######``)."""
+    return re.sub(
+        r"^(#{1,6}) ",
+        lambda m: "#" * min(6, len(m.group(1)) + levels) + " ",
+        text,
+        flags=re.MULTILINE,
+    )
+
+
+# ---------------------------------------------------------------- Markdown -> HTML
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
+max-width:1200px;padding:0 1em;line-height:1.45;color:#222}
+h1,h2{border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.8em 0;font-size:.85em;display:block;overflow-x:auto}
+th,td{border:1px solid #ccc;padding:.25em .5em}th{background:#f3f3f3}
+tr:nth-child(even) td{background:#fafafa}
+img{max-width:100%;height:auto}figure{margin:1em 0}
+code{background:#f3f3f3;padding:0 .2em}pre{background:#f6f6f6;padding:.8em;overflow-x:auto}
+pre code{background:none;padding:0}
+"""
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_IMAGE = re.compile(r"^!\[([^\]]*)\]\(([^)\s]+)\)$")
+_HEADING = re.compile(r"^(#{1,6}) (.*)$")
+_ALIGN = {(False, True): "right", (True, True): "center", (True, False): "left"}
+
+
+def html_page(title: str, markdown: str, images: dict[str, bytes]) -> str:
+    """One self-contained HTML page of ``markdown``; each image line ``![alt](name)`` becomes
+    an ``<img>`` holding ``images[name]`` as a base64 PNG data URI."""
+    body = "\n".join(_blocks(markdown.splitlines(), images))
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def _blocks(lines: list[str], images: dict[str, bytes]) -> Iterable[str]:
+    """HTML of the Markdown blocks this module writes: headings, paragraphs, lists, pipe
+    tables, fenced code and image lines."""
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+        elif line.startswith("```"):
+            fence = re.match(r"`+", line).group(0)
+            end = next((j for j in range(i + 1, len(lines)) if lines[j] == fence), len(lines))
+            yield "<pre><code>" + html.escape("\n".join(lines[i + 1 : end])) + "</code></pre>"
+            i = end + 1
+        elif m := _HEADING.match(line):
+            n = len(m.group(1))
+            yield f"<h{n}>{_inline(m.group(2))}</h{n}>"
+            i += 1
+        elif m := _IMAGE.match(line.strip()):
+            yield _figure(m.group(1), m.group(2), images)
+            i += 1
+        else:
+            prefix = "|" if line.startswith("|") else "- " if line.startswith("- ") else ""
+            block, i = _take(lines, i, prefix)
+            if prefix == "|":
+                yield _html_table(block)
+            elif line.startswith("- "):
+                yield "<ul>\n" + "".join(f"<li>{_inline(b[2:])}</li>\n" for b in block) + "</ul>"
+            else:
+                yield "<p>" + _inline(" ".join(block)) + "</p>"
+
+
+def _take(lines: list[str], i: int, prefix: str) -> tuple[list[str], int]:
+    """The lines from ``i`` that start with ``prefix`` (a paragraph's, where empty: up to a
+    blank line or another block); and the index after them."""
+    block = []
+    while i < len(lines) and lines[i].strip():
+        line = lines[i]
+        starts_block = line.startswith(("#", "```", "|", "- ")) or _IMAGE.match(line.strip())
+        if (prefix and not line.startswith(prefix)) or (not prefix and block and starts_block):
+            break
+        block.append(line)
+        i += 1
+    return block, i
+
+
+def _figure(alt: str, name: str, images: dict[str, bytes]) -> str:
+    data = base64.b64encode(images[name]).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(name)}</figcaption></figure>"
+    )
+
+
+def _cells(line: str) -> list[str]:
+    inner = line.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+    return [c.strip().replace("\\|", "|") for c in _CELL_SPLIT.split(inner)]
+
+
+def _html_table(block: list[str]) -> str:
+    head, rule, rows = _cells(block[0]), _cells(block[1]) if len(block) > 1 else [], block[2:]
+    align = [_ALIGN.get((r.startswith(":"), r.endswith(":")), "") for r in rule]
+
+    def row(cells: list[str], tag: str) -> str:
+        out = []
+        for k, cell in enumerate(cells):
+            style = f' style="text-align:{align[k]}"' if k < len(align) and align[k] else ""
+            out.append(f"<{tag}{style}>{_inline(cell)}</{tag}>")
+        return "<tr>" + "".join(out) + "</tr>"
+
+    body = "\n".join(row(_cells(r), "td") for r in rows)
+    return f"<table>\n<thead>{row(head, 'th')}</thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+def _inline(text: str) -> str:
+    """Inline Markdown: `code`, **bold**, escaped pipes; everything else escaped."""
+    text = text.replace("\\|", "|")
+    out = []
+    for k, part in enumerate(re.split(r"`([^`]*)`", text)):
+        if k % 2:
+            out.append(f"<code>{html.escape(part)}</code>")
+        else:
+            out.append(re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(part)))
+    return "".join(out)

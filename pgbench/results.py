@@ -5,7 +5,7 @@ Long format, one row per (cell, x, metric). Columns (:data:`COLUMNS`):
 =============== ======= ==========================================================
 suite           str     suite name
 experiment      str     experiment kind, e.g. ``gradient-quality``
-cell            str     cell content hash (:attr:`pgbench.sweep.Cell.hash`)
+cell            str     cell content hash (:attr:`pgbench.run.sweep.Cell.hash`)
 env             str     environment registry name
 env_params      str     its params as canonical JSON (``{}`` if none)
 env_label       str     its label in the suite (unique there; plots use it)
@@ -37,8 +37,8 @@ A run directory holds::
     invalid-cells/<hash>.parquet files that failed the check below, kept for inspection
     failures.jsonl               one JSON object per failed cell of the last run (absent if none)
     results.csv                  the table of the current cells, as CSV
-    *.png                        plots (pgbench.plots)
-    ranking.md, .csv             estimators ranked by MSE at each batch size (pgbench.report)
+    *.png, *.md, *.csv           each experiment kind's figures and tables (the outputs of
+                                 pgbench/experiments/<kind>/), report.md and report.html
 
 so a glob over ``cells/*.parquet`` (DuckDB, polars, pyarrow.dataset) reads the
 same rows as :func:`load_results`. A cell file is *valid* when it reads as
@@ -128,7 +128,7 @@ _SCHEMA = pa.schema([(name, _ARROW[kind]) for name, kind in COLUMNS.items()])
 
 
 def cell_frame(cell, output) -> pd.DataFrame:
-    """The rows of ``cell`` (:class:`~pgbench.sweep.Cell`) from its experiment ``output``."""
+    """The rows of ``cell`` (:class:`~pgbench.run.sweep.Cell`) from its experiment ``output``."""
 
     ident = {
         "suite": cell.suite,
@@ -227,7 +227,7 @@ def _read_table(path: Path) -> pa.Table:
 def _check_identity(path: Path, table: pa.Table, expected) -> None:
     """Raise :class:`CellFileError` unless ``table`` (read from ``path``) is a cell file
     whose rows carry the hash its name says and, if ``expected`` (a
-    :class:`~pgbench.sweep.Cell`) is given, whose cell description is ``expected``'s."""
+    :class:`~pgbench.run.sweep.Cell`) is given, whose cell description is ``expected``'s."""
     name = Path(path).stem
     described = (table.schema.metadata or {}).get(CELL_KEY)
     if described is None:
@@ -247,7 +247,7 @@ def _check_identity(path: Path, table: pa.Table, expected) -> None:
 def read_cell_file(path: Path, expected=None) -> pa.Table:
     """The rows of the cell file at ``path`` (an Arrow table, for :func:`concat_cells`),
     after checking that the file is valid (see the module docstring; ``expected``: the
-    :class:`~pgbench.sweep.Cell` it must hold). Reads the file once.
+    :class:`~pgbench.run.sweep.Cell` it must hold). Reads the file once.
 
     Raises :class:`CellFileError` (one line naming the file) for an invalid file.
     """

@@ -16,10 +16,10 @@ from pgbench.cli import main
 from pgbench.errors import InvalidSpecError
 from pgbench.estimators.base import Estimator, NoParams
 from pgbench.experiments import parse_suite
+from pgbench.experiments.gradient_quality.ranking import RANKING_COLUMNS
 from pgbench.experiments.gradient_quality.run import METRICS
 from pgbench.metrics import TIMING
 from pgbench.registry import ESTIMATORS
-from pgbench.report import RANKING_COLUMNS
 from pgbench.results import COLUMNS, read_failures
 
 SUITE = """\

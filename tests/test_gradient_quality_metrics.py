@@ -14,6 +14,12 @@ import pgbench
 from pgbench.errors import NoExactFormError, NonFiniteGradientError
 from pgbench.estimators.base import Estimator, NoParams
 from pgbench.experiments import parse_suite
+from pgbench.experiments.gradient_quality.ranking import (
+    RANKING_COLUMNS,
+    rank_matrix,
+    ranking,
+    ranking_markdown,
+)
 from pgbench.experiments.gradient_quality.run import (
     METRICS,
     _finite,
@@ -27,11 +33,10 @@ from pgbench.experiments.gradient_quality.run import (
 )
 from pgbench.experiments.gradient_quality.suite import ThetaSpec
 from pgbench.registry import ESTIMATORS
-from pgbench.report import RANKING_COLUMNS, rank_matrix, ranking, ranking_markdown
 from pgbench.results import conform
+from pgbench.run.sweep import expand
 from pgbench.seeding import derive_seed
 from pgbench.stats import bootstrap_ci
-from pgbench.sweep import expand
 
 # g = (1, 0); estimates (2, 0), (0, 0), (1, 1); R = 3. By hand:
 #   mean = (1, 1/3): ||mean - g||^2 = 1/9, ||mean||^2 = 10/9

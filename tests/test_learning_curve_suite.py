@@ -9,8 +9,8 @@ import pytest
 from pgbench.cli import main
 from pgbench.experiments import load_suite
 from pgbench.experiments.learning_curve.suite import LearningCurveSuite
+from pgbench.run.sweep import expand
 from pgbench.suite.errors import SuiteError
-from pgbench.sweep import expand
 
 BASE = """\
 name: tiny-curves

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pgbench.learning_curves import (
+from pgbench.experiments.learning_curve.outputs import (
     aligned,
     curve_figure,
     final_markdown,

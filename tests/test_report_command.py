@@ -13,11 +13,11 @@ import pytest
 from pgbench import results
 from pgbench.cli import main
 from pgbench.estimators.base import Estimator, NoParams
-from pgbench.executors import SerialExecutor
 from pgbench.experiments import parse_suite
 from pgbench.registry import ESTIMATORS
-from pgbench.run_report import REPORT_HTML, REPORT_MD, html_page, write_report
-from pgbench.runner import run_suite
+from pgbench.report import REPORT_HTML, REPORT_MD, html_page, write_report
+from pgbench.run.executors import SerialExecutor
+from pgbench.run.runner import run_suite
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CRASH = "report-test-crash"

@@ -6,9 +6,8 @@
 * :mod:`.learners`: ``nl-exact``, ``lola-exact``, ``nl-pg``, ``lola-pg``, ``lola-dice``
   (registered in :data:`pgbench.registry.LEARNERS` when imported).
 * :mod:`.playing`: :func:`play`, two learners against each other.
-* :mod:`.plots`, :mod:`.report`: the figures and tables of the two-agent kinds.
 
-The suites and cells of the two-agent experiment kinds are in
+The suites, cells, figures and tables of the two-agent experiment kinds are in
 :mod:`pgbench.experiments.two_agent`.
 """
 

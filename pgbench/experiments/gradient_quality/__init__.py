@@ -1,6 +1,10 @@
 """The ``gradient-quality`` kind: bias, variance, MSE and cosine of gradient estimators
-against batch size (:mod:`.suite`: its keys; :mod:`.run`: one cell)."""
+against batch size (:mod:`.suite`: its keys; :mod:`.run`: one cell; :mod:`.outputs`: its
+figures, :mod:`.figures`, and tables, :mod:`.ranking`)."""
 
+from pgbench.experiments.gradient_quality.figures import COSINE, MSE_COST, VARIANCE_MSE
+from pgbench.experiments.gradient_quality.outputs import write_outputs
+from pgbench.experiments.gradient_quality.ranking import RANKING_MD
 from pgbench.experiments.gradient_quality.run import run_cell
 from pgbench.experiments.gradient_quality.suite import GradientQualitySuite
 from pgbench.experiments.kind import Kind
@@ -10,4 +14,8 @@ KIND = Kind(
     suite=GradientQualitySuite,
     run_cell=run_cell,
     summary="bias, variance, MSE and cosine of gradient estimators against batch size",
+    title="Gradient quality",
+    figures=(VARIANCE_MSE, COSINE, MSE_COST),
+    tables=(RANKING_MD,),
+    write_outputs=write_outputs,
 )

@@ -1,7 +1,9 @@
 """The ``learning-curve`` kind: return against env steps of learning algorithms, across
-seeds (:mod:`.suite`: its keys; :mod:`.run`: one cell)."""
+seeds (:mod:`.suite`: its keys; :mod:`.run`: one cell; :mod:`.outputs`: its figure and
+table)."""
 
 from pgbench.experiments.kind import Kind
+from pgbench.experiments.learning_curve.outputs import CURVES_PNG, FINAL_MD, write_outputs
 from pgbench.experiments.learning_curve.run import run_cell
 from pgbench.experiments.learning_curve.suite import LearningCurveSuite
 
@@ -10,4 +12,8 @@ KIND = Kind(
     suite=LearningCurveSuite,
     run_cell=run_cell,
     summary="return against env steps (and seconds) of learning algorithms, across seeds",
+    title="Learning curves",
+    figures=(CURVES_PNG,),
+    tables=(FINAL_MD,),
+    write_outputs=write_outputs,
 )

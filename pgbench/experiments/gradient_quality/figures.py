@@ -1,11 +1,11 @@
-"""Figures from the tidy results table (never from experiments: plots only read rows).
+"""Figures of the gradient-quality kind (from the tidy results table only).
 
 Every figure has one row of axes per (env, policy) and, for each evaluation
 point theta, one column per quantity; a panel is one (env, policy, theta). A
 line is one estimator: the median across seeds, with a 95% percentile bootstrap
 interval of that median over seeds as a band or as error bars
-(:func:`pgbench.report.seed_summary`, Generator ``default_rng(0)``); the legend,
-outside the axes on the right and shared by all panels, gives each estimator's
+(:func:`pgbench.experiments.summaries.seed_bands`, Generator ``default_rng(0)``); the
+legend, outside the axes on the right and shared by all panels, gives each estimator's
 number of seeds. Colors and markers combine so that 20+ estimators stay
 distinct; biased estimators (column ``unbiased`` False) are dashed.
 
@@ -23,21 +23,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import NullFormatter, NullLocator  # noqa: E402
-
-from pgbench.report import seed_summary  # noqa: E402
-from pgbench.results import atomic_write_bytes  # noqa: E402
+from pgbench.experiments.summaries import pyplot, save_png, seed_bands, suite_title
 
 VARIANCE_MSE = "variance_mse.png"
 COSINE = "cosine.png"
@@ -79,18 +70,10 @@ FIGURES: dict[str, tuple[str, tuple[Quantity, ...]]] = {
 }
 
 
-def seed_bands(table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Median, interval and number of seeds of ``metric`` per (panel, method label, x).
-
-    Columns: env_label, policy_label, theta, method_label, x, median, lo, hi, n_seeds.
-    """
-    return seed_summary(table, metric, np.random.default_rng(0))
-
-
 def _styles(table: pd.DataFrame) -> dict[str, dict]:
     """A distinct (color, marker, linestyle) per method label, in order of appearance."""
     labels = list(dict.fromkeys(table["method_label"]))
-    cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+    cmap = pyplot().get_cmap("tab10" if len(labels) <= 10 else "tab20")
     ncolors = 10 if len(labels) <= 10 else 20
     biased = set(table.loc[table["unbiased"].fillna(True).eq(False), "method_label"])
     combos = itertools.product(range(len(_MARKERS)), range(ncolors))
@@ -145,6 +128,9 @@ def _draw(ax, bands: pd.DataFrame, cost: pd.DataFrame | None, q: Quantity, style
 
 def _figure(table: pd.DataFrame, name: str, run_dir: str | Path) -> Path | None:
     """Write figure ``name`` of :data:`FIGURES` into ``run_dir``; None if nothing to draw."""
+    # imported here, not at module level: start-up time (see summaries.pyplot)
+    from matplotlib.lines import Line2D
+
     title, quantities = FIGURES[name]
     table = table[(table["x_name"] == "batch_size") & (table["experiment"] == "gradient-quality")]
     if table.empty:
@@ -154,7 +140,7 @@ def _figure(table: pd.DataFrame, name: str, run_dir: str | Path) -> Path | None:
     styles = _styles(table)
     summaries = {m: seed_bands(table, m) for q in quantities for m in filter(None, (q.y, q.x))}
     ncols = len(thetas) * len(quantities)
-    fig, axes = plt.subplots(
+    fig, axes = pyplot().subplots(
         len(pairs),
         ncols,
         squeeze=False,
@@ -204,16 +190,14 @@ def _figure(table: pd.DataFrame, name: str, run_dir: str | Path) -> Path | None:
             title="estimator (seeds)\nmedian, 95% bootstrap\ninterval over seeds;\ndashed: biased",
             title_fontsize=7,
         )
-    fig.suptitle(f"{', '.join(dict.fromkeys(table['suite']))}: {title}", fontsize=10)
-    buf = BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    path = Path(run_dir) / name
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    fig.suptitle(f"{suite_title(table)}: {title}", fontsize=10)
+    return save_png(fig, Path(run_dir) / name, dpi=110)
 
 
 def _axes(ax, q: Quantity, sizes: list[int]) -> None:
+    # imported here, not at module level: start-up time (see summaries.pyplot)
+    from matplotlib.ticker import NullFormatter, NullLocator
+
     ax.set_xscale("log", base=2 if q.x is None else 10)
     if q.ylog:
         ax.set_yscale("log")
@@ -246,13 +230,12 @@ def mse_cost(table: pd.DataFrame, run_dir: str | Path) -> Path | None:
     return _figure(table, MSE_COST, run_dir)
 
 
-def make_plots(table: pd.DataFrame, run_dir: str | Path) -> list[Path]:
-    """Every figure that applies to the experiments in ``table``, written into ``run_dir``."""
-    from pgbench.games.plots import make_plots as two_agent_plots
-
+def make_figures(table: pd.DataFrame, run_dir: str | Path) -> list[Path]:
+    """The three figures of ``table`` (variance and MSE, cosine, MSE against cost), written
+    into ``run_dir``; none if it has no gradient-quality rows."""
     written: list[Path] = []
     for draw in (variance_mse, cosine, mse_cost):
         path = draw(table, run_dir)
         if path:
             written.append(path)
-    return written + two_agent_plots(table, run_dir)
+    return written

@@ -1,4 +1,4 @@
-"""Learning-curve figures and the final-performance table (read the tidy table only).
+"""The learning-curve kind's figure and final-performance table (read the tidy table only).
 
 Alignment: a run records its curve at x = 0, ``log_every``, 2 ``log_every``, ...
 and at the budget, the same x for every seed
@@ -20,19 +20,18 @@ point, the state after the first update that reached that many env steps.
 from __future__ import annotations
 
 import math
-from io import BytesIO
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
+from pgbench.experiments.summaries import pyplot, save_png, suite_title
+from pgbench.results import atomic_write_text
+from pgbench.stats import bootstrap_ci, group_rng, iqm
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from pgbench.results import atomic_write_bytes, atomic_write_text  # noqa: E402
-from pgbench.stats import bootstrap_ci, group_rng, iqm  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CURVES_PNG = "learning_curves.png"
 FINAL_MD = "final_performance.md"
@@ -100,20 +99,14 @@ def learning_curves(table: pd.DataFrame, run_dir: str | Path) -> Path | None:
     rows = _curve_rows(table)
     if rows.empty:
         return None
-    fig = curve_figure(rows)
-    buf = BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    path = Path(run_dir) / CURVES_PNG
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return save_png(curve_figure(rows), Path(run_dir) / CURVES_PNG, dpi=100)
 
 
-def curve_figure(rows: pd.DataFrame) -> plt.Figure:
+def curve_figure(rows: pd.DataFrame) -> Figure:
     """The figure of ``learning_curves.png`` for learning-curve ``rows`` (see the module
     docstring): one row of (env steps, seconds) panels per (env, policy)."""
     panels = list(rows.groupby(PANEL, sort=False))
-    fig, axes = plt.subplots(
+    fig, axes = pyplot().subplots(
         len(panels), 2, figsize=(12, 4 * len(panels)), squeeze=False, constrained_layout=True
     )
     for r, ((env, pol), panel) in enumerate(panels):
@@ -351,8 +344,17 @@ def write_final_performance(
     if final.empty:
         return []
     run_dir = Path(run_dir)
-    title = ", ".join(dict.fromkeys(table["suite"].astype(str)))
     csv_path, md_path = run_dir / FINAL_CSV, run_dir / FINAL_MD
     atomic_write_text(csv_path, final.to_csv(index=False, float_format="%.17g"))
-    atomic_write_text(md_path, final_markdown(final, title))
+    atomic_write_text(md_path, final_markdown(final, suite_title(table)))
     return [csv_path, md_path]
+
+
+def write_outputs(table: pd.DataFrame, out: str | Path, settings: dict) -> list[Path]:
+    """``learning_curves.png``, ``final_performance.csv`` and ``final_performance.md`` of
+    the learning-curve rows of ``table``, written into ``out``; none without such rows.
+    ``settings``: the run's report settings; its ``targets`` (env label -> solved return)
+    add the target columns to the table."""
+    curve = learning_curves(table, out)
+    tables = write_final_performance(table, out, settings.get("targets") or {})
+    return [*([curve] if curve else []), *tables]
