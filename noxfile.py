@@ -20,7 +20,8 @@ BASELINE = ROOT / "results" / "baseline"  # one committed run directory per CI s
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """pytest, then the CUDA-simulator tests (marked ``cudasim``) in their own process, then
+    """The import contracts (``lint-imports``), pytest, then the CUDA-simulator tests (marked
+    ``cudasim``) in their own process, then
     the regression gate: the CI suites against their committed baseline, and the kernel
     speed gate: ``benchmarks/gate.py`` times the working tree's kernels against those of the
     commit pinned in ``benchmarks/gate_base.txt`` (checked out into a git worktree), A/B
@@ -28,6 +29,7 @@ def tests(session: nox.Session) -> None:
     p < 0.05 (needs the pinned commit in the clone: ``git fetch --unshallow`` in a shallow
     one). The dask extra is installed so that the dask executor is tested too."""
     session.install("-e", ".[dev,dask]")
+    session.run("lint-imports")  # the import contracts of pyproject.toml
     session.run("pytest", "-q", *session.posargs)
     session.run(
         "pytest", "-q", "-m", "cudasim", *session.posargs, env={"NUMBA_ENABLE_CUDASIM": "1"}
@@ -74,9 +76,10 @@ def bench_gate(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the whole tree."""
-    session.install("ruff")
+    """ruff over the whole tree, and the import contracts (import-linter, pyproject.toml)."""
+    session.install("-e", ".[dev]")
     session.run("ruff", "check", ".")
+    session.run("lint-imports")
 
 
 @nox.session

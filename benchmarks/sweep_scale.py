@@ -59,7 +59,7 @@ def write_suite(folder: Path, cells: int) -> Path:
 def compute_seconds(suite_path: Path) -> float:
     """Seconds of the cells' own work, run one after another in this process (warm)."""
     from pgbench.experiments import get_experiment, load_suite
-    from pgbench.sweep import expand
+    from pgbench.run.sweep import expand
 
     cells = expand(load_suite(suite_path))
     run_cell = get_experiment(cells[0].experiment)

@@ -46,6 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pgbench.errors import PgbenchError
+from pgbench.revisions import checkout, resolve_commit, toplevel
+from pgbench.suite.errors import SuiteError
+from pgbench.suite.yaml_reading import read_suite
 
 SIDES = ("base", "new")
 RUN_FLAGS = ("--executor", "serial", "--quiet")
@@ -168,8 +171,6 @@ def _code_paths(root: Path) -> tuple[Path, ...]:
 def sides(args: argparse.Namespace, stack: ExitStack) -> dict[str, Side]:
     """The base and new :class:`Side` of ``args``; a ``--base REV`` worktree is removed
     when ``stack`` closes."""
-    from pgbench.revisions import checkout, resolve_commit, toplevel
-
     if args.base is not None:
         repo = toplevel(Path.cwd())
         sha = resolve_commit(repo, args.base)
@@ -185,8 +186,6 @@ def probe(side: Side, suite: Path) -> dict:
     """What ``side``'s code makes of ``suite``: ``files`` (module -> file it imports, for
     pgbench and each ``PGBENCH_PLUGINS`` module), the suite's ``name`` and ``seeds``. A
     suite that side's code rejects raises its SuiteError line (naming the side)."""
-    from pgbench.suite.errors import SuiteError
-
     done = side.python(_PROBE, str(suite))
     if done.returncode == 2:
         raise SuiteError(f"{_last_line(done)} (with the {side.name} code)")
@@ -280,8 +279,6 @@ def compare_runs(new: Side, out: Path, args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """Execute ``pgbench side-by-side`` for parsed ``args``; returns the exit code. Bad
     input raises :class:`SideBySideError` (a PgbenchError: one line, exit 2)."""
-    from pgbench.suite.yaml_reading import read_suite
-
     text = read_suite(args.suite)  # the suite's keys are checked by each side's code below
 
     def say(line: str) -> None:
@@ -330,8 +327,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except PgbenchError as exc:  # as pgbench.cli.main reports them
-        from pgbench.suite.errors import SuiteError
-
         line = str(exc) if isinstance(exc, SuiteError) else f"pgbench: error: {exc}"
         print(line.splitlines()[0], file=sys.stderr)
         return 2

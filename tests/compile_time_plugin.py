@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from pgbench import celltask
+from pgbench.run import celltask
 
 PLUGIN = "compile_time_plugin"
 ENV = "PGBENCH_TEST_COMPILE"

@@ -12,9 +12,9 @@ import pytest
 
 from pgbench.experiments import load_suite
 from pgbench.results import CELLS_DIR, METADATA, load_results
+from pgbench.run.sweep import expand
 from pgbench.seeding import canonical_json
 from pgbench.stats import min_mannwhitney_p
-from pgbench.sweep import expand
 
 ROOT = Path(__file__).resolve().parents[1]
 CI_SUITES = sorted((ROOT / "suites" / "ci").glob("*.yaml"))

@@ -20,9 +20,9 @@ from pgbench.config import SuiteError, parse_suite
 from pgbench.errors import PgbenchError
 from pgbench.metrics import HIGHER, LOWER
 from pgbench.results import CELLS_DIR, COLUMNS, conform, load_results, write_cell, write_metadata
+from pgbench.run.sweep import expand
 from pgbench.stats import min_mannwhitney_p, relative_change_ci, seeds_needed, welch_p
 from pgbench.suite.compare_block import CompareSpec
-from pgbench.sweep import expand
 
 SEEDS = tuple(range(10))
 # metadata.json settings of a suite without a compare: block, as the runner records them
@@ -547,7 +547,7 @@ estimators:
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
-    from pgbench.runner import run_suite
+    from pgbench.run.runner import run_suite
 
     suite = parse_suite(TINY)
     run_dir = tmp_path_factory.mktemp("compare") / "base"

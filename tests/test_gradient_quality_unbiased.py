@@ -23,8 +23,8 @@ from pgbench.experiments.gradient_quality.run import (
     squared_bias,
     squared_signal,
 )
+from pgbench.run.sweep import expand
 from pgbench.seeding import derive_seed
-from pgbench.sweep import expand
 
 # estimates (2, 0), (0, 0), (1, 1) against g = (0, 0); R = 3. By hand:
 #   mean = (1, 1/3), ||mean - g||^2 = ||mean||^2 = 10/9; trace_cov S = 1 + 1/3 = 4/3

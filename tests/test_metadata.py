@@ -13,10 +13,10 @@ import pytest
 from compile_time_plugin import ENV, PLUGIN  # wraps get_experiment here too (inert unless ENV)
 
 from pgbench import results
-from pgbench.executors import LocalExecutor, SerialExecutor
 from pgbench.experiments import parse_suite
 from pgbench.results import git_info
-from pgbench.runner import run_suite
+from pgbench.run.executors import LocalExecutor, SerialExecutor
+from pgbench.run.runner import run_suite
 from tests.conftest import InterruptOnFirstCell
 
 # ---------------------------------------------------------------- git

@@ -16,12 +16,12 @@ import pytest
 import pgbench
 from pgbench import results
 from pgbench.cli import main
-from pgbench.executors import SerialExecutor
 from pgbench.experiments import parse_suite
 from pgbench.metrics import TIMING
 from pgbench.results import CELLS_DIR, INVALID_DIR, STALE_DIR, ResultsError
-from pgbench.runner import run_suite
-from pgbench.sweep import expand
+from pgbench.run.executors import SerialExecutor
+from pgbench.run.runner import run_suite
+from pgbench.run.sweep import expand
 
 SUITE = """\
 name: integrity

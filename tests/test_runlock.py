@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pgbench.runlock import LOCK, UNREADABLE_GRACE_S, RunLock, RunLockedError
+from pgbench.run.runlock import LOCK, UNREADABLE_GRACE_S, RunLock, RunLockedError
 
 
 def leftovers(run_dir) -> list[str]:

@@ -9,10 +9,10 @@ import pytest
 
 import pgbench
 from pgbench.cli import main
-from pgbench.executors import make_executor
 from pgbench.experiments import parse_suite
 from pgbench.metrics import TIMING
-from pgbench.runner import run_suite
+from pgbench.run.executors import make_executor
+from pgbench.run.runner import run_suite
 
 SUITE = """\
 name: executors

@@ -90,7 +90,7 @@ class _Stub:
 def test_a_dead_worker_keeps_its_cell_until_its_death_is_reported():
     """A worker may die between two looks at the pool: feeding the pool must not drop it
     with its cell (the death is reported from its pipe), only dead idle workers go."""
-    from pgbench.executors import LocalExecutor
+    from pgbench.run.executors import LocalExecutor
 
     busy_dead, idle_dead = _Stub(False, "cell-a"), _Stub(False, None)
     pool = [busy_dead, idle_dead]

@@ -17,11 +17,11 @@ from test_runner_plugin import plugin_env
 
 import pgbench
 from pgbench.cli import main
-from pgbench.executors import SerialExecutor
 from pgbench.experiments import parse_suite
 from pgbench.metrics import TIMING
-from pgbench.runlock import LOCK, RunLock
-from pgbench.runner import run_suite
+from pgbench.run.executors import SerialExecutor
+from pgbench.run.runlock import LOCK, RunLock
+from pgbench.run.runner import run_suite
 from tests.conftest import InterruptOnFirstCell
 
 SUITE = """\

@@ -15,7 +15,7 @@ import pytest
 from test_runner_plugin import plugin_env
 
 from pgbench.cli import EXIT_TERMINATED
-from pgbench.runlock import LOCK
+from pgbench.run.runlock import LOCK
 
 # one cell that finishes (reinforce), one that hangs until it is stopped
 SUITE = """\

@@ -34,7 +34,7 @@ from pgbench.experiments import get_experiment
 from pgbench.metrics import MAY_BE_NAN
 from pgbench.plugins import one_line
 from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, LEARNERS, POLICIES
-from pgbench.sweep import Cell
+from pgbench.run.sweep import Cell
 
 Status = Literal["done", "skipped", "failed"]
 Failure = Literal["error", "nonfinite", "timeout", "worker-died"]

@@ -10,10 +10,10 @@
   with a one-line warning and its cell runs again; ``force=True`` recomputes every
   cell. Each file is read once: at the start, or after the sweep if it was written
   in it, and the run's table is built from those reads.
-* Cells run as :class:`~pgbench.celltask.CellTask` s through an executor
-  (:mod:`pgbench.executors`); a failed cell is recorded in ``failures.jsonl``
+* Cells run as :class:`~pgbench.run.celltask.CellTask` s through an executor
+  (:mod:`pgbench.run.executors`); a failed cell is recorded in ``failures.jsonl``
   and the sweep goes on.
-* A lock file (:mod:`pgbench.runlock`) stops two runs from writing one run
+* A lock file (:mod:`pgbench.run.runlock`) stops two runs from writing one run
   directory at the same time.
 * Nothing is written before the suite is expanded into cells, so an invalid
   suite leaves no run directory behind.
@@ -34,13 +34,13 @@ import pandas as pd
 import pyarrow as pa
 
 from pgbench import results
-from pgbench.celltask import CellTask, Outcome, Status, component_modules, failure_outcome
 from pgbench.errors import PgbenchError
-from pgbench.executors import Executor, SerialExecutor
 from pgbench.plugins import PLUGINS_ENV, plugin_modules
-from pgbench.runlock import RunLock
+from pgbench.run.celltask import CellTask, Outcome, Status, component_modules, failure_outcome
+from pgbench.run.executors import Executor, SerialExecutor
+from pgbench.run.runlock import RunLock
+from pgbench.run.sweep import Cell, expand
 from pgbench.suite.base import Suite
-from pgbench.sweep import Cell, expand
 
 
 def _task(run_dir: Path, cells: Sequence[Cell], executor: Executor) -> CellTask:
