@@ -110,6 +110,10 @@ DEFAULT_COMPARED: tuple[str, ...] = tuple(n for n in DIRECTIONS if metric(n).com
 """What ``pgbench compare`` checks unless told otherwise (timings and played rewards are
 left out: machine dependent, or noisier copies of an exact metric)."""
 
+CURVE_X = frozenset({"env_steps", "iteration"})
+"""x axes of curves (learning curves, two-agent play): compared at each seed's last point;
+every other x axis (``batch_size``) is a grid, compared at each x."""
+
 MAY_BE_NAN = frozenset(m.name for m in CATALOGUE if m.may_be_nan)
 WHERE_DEFINED = frozenset(m.name for m in CATALOGUE if m.where_defined)
 TIMING = frozenset(m.name for m in CATALOGUE if m.timing)

@@ -16,13 +16,14 @@ import pytest
 from scipy.stats import mannwhitneyu, ttest_ind
 
 from pgbench import compare
-from pgbench.config import SuiteError, parse_suite
 from pgbench.errors import PgbenchError
+from pgbench.experiments import parse_suite
 from pgbench.metrics import HIGHER, LOWER
 from pgbench.results import CELLS_DIR, COLUMNS, conform, load_results, write_cell, write_metadata
 from pgbench.run.sweep import expand
 from pgbench.stats import min_mannwhitney_p, relative_change_ci, seeds_needed, welch_p
 from pgbench.suite.compare_block import CompareSpec
+from pgbench.suite.errors import SuiteError
 
 SEEDS = tuple(range(10))
 # metadata.json settings of a suite without a compare: block, as the runner records them

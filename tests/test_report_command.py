@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import re
 import shutil
 
@@ -253,7 +254,7 @@ def test_a_failed_write_keeps_the_previous_report(runs, tmp_path, capsys, monkey
     def disk_full(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(results.os, "fsync", disk_full)
+    monkeypatch.setattr(os, "fsync", disk_full)
     assert main(["report", str(run)]) == 1
     assert capsys.readouterr().err.count("\n") == 1
     assert {name: (run / name).read_bytes() for name in before} == before

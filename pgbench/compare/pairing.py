@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from pgbench.compare.errors import CompareError
+from pgbench.metrics import CURVE_X
 
-FINAL_X = frozenset({"env_steps", "iteration"})  # compared at each seed's last point
+FINAL_X = CURVE_X  # compared at each seed's last point
 FINAL = -1  # x of a final-point comparison (shown as "final", null in JSON)
 CONFIG = [
     "experiment",
