@@ -5,43 +5,46 @@ A contract later capabilities extend; documented in the README.
 
 from __future__ import annotations
 
-import inspect
 import time
 
 import numpy as np
-from pydantic import ValidationError
 
 from pgbench import envs, estimators, exact, policies, results  # noqa: F401  (registration)
 from pgbench.errors import InvalidSpecError
+from pgbench.games import estimator_registry as _game_estimators  # noqa: F401  (registration)
 from pgbench.games import learners as _learners  # noqa: F401  (registration)
 from pgbench.games.exact import Game, as_game, check_thetas, derivatives
 from pgbench.games.playing import play as _play
-from pgbench.registry import ENVS, ESTIMATORS, POLICIES
+from pgbench.registry import ENVS, ESTIMATORS, POLICIES, Registry
 from pgbench.sampling import Batch, Sampler, check_count, check_theta
 
 
-def _call_factory(kind: str, name: str, factory, *args, **params):
-    sig = inspect.signature(factory)
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-    if not accepts_any:
-        unknown = [k for k in params if k not in sig.parameters]
-        if unknown:
-            known = [k for k in sig.parameters if k != "env"]
-            raise InvalidSpecError(
-                f"{kind} {name!r} has no parameter {unknown[0]!r}; parameters: {', '.join(known)}"
-            )
-    return factory(*args, **params)
+def _factory_params(registry: Registry, name: str, params: dict) -> dict:
+    """The validated keyword arguments of factory ``name`` of ``registry`` (an env or a
+    policy): one-line errors, an unknown key named with the parameters there are."""
+    fields = registry.get(name).params.model_fields
+    unknown = [k for k in params if k not in fields]
+    if unknown:
+        raise InvalidSpecError(
+            f"{registry.kind} {name!r} has no parameter {unknown[0]!r}; "
+            f"parameters: {', '.join(fields)}"
+        )
+    return dict(registry.params(name, **params))
 
 
 def make_env(name: str, **params):
     """An environment by registry name, e.g. ``make_env("cartpole-v1")`` or
-    ``make_env("tabular", P=P, R=R, mu0=mu0, gamma=0.9, horizon=10)``."""
-    return _call_factory("environment", name, ENVS.get(name), **params)
+    ``make_env("tabular", P=P, R=R, mu0=mu0, gamma=0.9, horizon=10)``; ``params`` are
+    validated with the env's Params model (``pgbench list`` names them)."""
+    kwargs = _factory_params(ENVS, name, params)
+    return ENVS.get(name).fn(**kwargs)
 
 
 def make_policy(name: str, env, **params):
-    """A policy for ``env`` by registry name, e.g. ``make_policy("linear-softmax", env)``."""
-    return _call_factory("policy", name, POLICIES.get(name), env, **params)
+    """A policy for ``env`` by registry name, e.g. ``make_policy("linear-softmax", env)``;
+    ``params`` are validated with the policy's Params model."""
+    kwargs = _factory_params(POLICIES, name, params)
+    return POLICIES.get(name).fn(env, **kwargs)
 
 
 def rollout(
@@ -58,14 +61,9 @@ def rollout(
 
 
 def estimator_params(name: str, **params):
-    """The validated hyperparameter model of estimator ``name`` (one-line errors)."""
-    est = ESTIMATORS.get(name)
-    try:
-        return est.params(**params)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "parameters"
-        raise InvalidSpecError(f"estimator {name!r}: {where}: {err['msg']}") from None
+    """The validated hyperparameter model of estimator ``name`` (one-line errors):
+    ``ESTIMATORS.params(name, **params)``."""
+    return ESTIMATORS.params(name, **params)
 
 
 def estimate(
@@ -86,7 +84,7 @@ def estimate(
     and ``unbiased``.
     """
     est = ESTIMATORS.get(name)
-    hp = estimator_params(name, **params)
+    hp = ESTIMATORS.params(name, **params)
     theta = check_theta(policy, theta)
     episodes = check_count("episodes", episodes)
     if episodes < 1:

@@ -49,7 +49,7 @@ from pgbench.errors import PgbenchError
 from pgbench.experiments import parse_suite
 from pgbench.experiments.gradient_quality import ranking
 from pgbench.plugins import load_plugins, plugin_modules
-from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, LEARNERS, POLICIES
+from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, GAME_ESTIMATORS, LEARNERS, POLICIES
 from pgbench.report import write_report
 from pgbench.run.executors import make_executor
 from pgbench.run.runner import default_run_dir, run_suite
@@ -186,23 +186,24 @@ def _command(args: argparse.Namespace) -> int:
 
 def _list() -> int:
     import pgbench.algorithms  # noqa: F401  (registration)
-    import pgbench.api  # noqa: F401
-    def first_line(obj) -> str:
-        doc = (getattr(obj, "__doc__", None) or "").strip()
-        return doc.splitlines()[0] if doc else ""
+    import pgbench.api  # noqa: F401  (registration)
 
     sections = [
-        ("environments", [(n, first_line(ENVS.get(n))) for n in ENVS.names()]),
-        ("policies", [(n, first_line(POLICIES.get(n))) for n in POLICIES.names()]),
-        ("estimators", [(n, ESTIMATORS.get(n).citation) for n in ESTIMATORS.names()]),
-        ("algorithms", [(n, ALGORITHMS.get(n).summary) for n in ALGORITHMS.names()]),
-        ("learners", [(n, first_line(LEARNERS.get(n))) for n in LEARNERS.names()]),
+        ("environments", ENVS),
+        ("policies", POLICIES),
+        ("estimators", ESTIMATORS),
+        ("algorithms", ALGORITHMS),
+        ("learners", LEARNERS),
+        ("game estimators", GAME_ESTIMATORS),
     ]
-    for title, rows in sections:
+    for title, registry in sections:
         print(f"{title}:")
-        width = max((len(n) for n, _ in rows), default=0)
-        for name, doc in rows:
-            print(f"  {name:<{width}}  {doc}".rstrip())
+        components = [registry.get(name) for name in registry.names()]
+        width = max((len(c.name) for c in components), default=0)
+        for c in components:
+            print(f"  {c.name:<{width}}  {c.summary}".rstrip())
+            if c.citation:
+                print(f"  {'':<{width}}    {c.citation}")
     return EXIT_OK
 
 

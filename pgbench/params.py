@@ -1,7 +1,8 @@
-"""The base of every hyperparameter model: frozen, closed and strictly typed.
+"""The base of every parameter model: frozen, closed and strictly typed.
 
-Estimators, algorithms, learners and their nested settings (optimizer, critic)
-declare their hyperparameters as subclasses of :class:`HyperParams`, so a suite
+Every registered component (:mod:`pgbench.registry`: envs, policies, estimators,
+algorithms, learners, game estimators) and the nested settings of some (optimizer,
+critic) declare their parameters as subclasses of :class:`HyperParams`, so a suite
 and the Python API validate them the same way:
 
 * unknown keys are errors (``extra="forbid"``) and instances are frozen;
@@ -36,3 +37,7 @@ class HyperParams(BaseModel):
         if isinstance(data, dict):
             return {k: v.item() if isinstance(v, np.generic) else v for k, v in data.items()}
         return data
+
+
+class NoParams(HyperParams):
+    """The model of a component without parameters."""

@@ -507,8 +507,8 @@ def test_sizes_are_bounded_where_the_arrays_are_made():
 
 
 def registered_param_models():
-    """Every hyperparameter model of a registered estimator, algorithm or learner, with the
-    models nested in their fields (optimizer, critic)."""
+    """Every parameter model of a registered component (env, policy, estimator, algorithm,
+    learner, game estimator), with the models nested in their fields (optimizer, critic)."""
     import inspect
     import typing
 
@@ -516,10 +516,17 @@ def registered_param_models():
 
     import pgbench.algorithms  # noqa: F401  (registration)
     import pgbench.api  # noqa: F401
-    from pgbench.registry import ALGORITHMS, ESTIMATORS, LEARNERS
+    from pgbench.registry import (
+        ALGORITHMS,
+        ENVS,
+        ESTIMATORS,
+        GAME_ESTIMATORS,
+        LEARNERS,
+        POLICIES,
+    )
 
     found, todo = set(), []
-    for registry in (ESTIMATORS, ALGORITHMS, LEARNERS):
+    for registry in (ENVS, POLICIES, ESTIMATORS, ALGORITHMS, LEARNERS, GAME_ESTIMATORS):
         todo += [registry.get(n).params for n in registry.names()]
     while todo:
         model = todo.pop()
@@ -537,7 +544,7 @@ def test_every_hyperparameter_model_is_strict_and_finite():
     from pgbench.params import HyperParams
 
     models = registered_param_models()
-    assert len(models) >= 20
+    assert len(models) >= 30
     loose = [m.__qualname__ for m in models if not issubclass(m, HyperParams)]
     assert loose == []
     for model in models:
@@ -570,8 +577,10 @@ def test_params_accept_ints_for_floats_lists_for_tuples_and_numpy_scalars():
     import numpy as np
 
     import pgbench
-    from pgbench.algorithms.base import algorithm_params
     from pgbench.errors import InvalidSpecError
+    from pgbench.registry import ALGORITHMS
+
+    algorithm_params = ALGORITHMS.params
 
     assert pgbench.estimator_params("fd-forward", delta=1).delta == 1.0
     assert pgbench.estimator_params("fd-forward", delta=np.float32(0.5)).delta == 0.5

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import pgbench.envs  # noqa: F401  (registration)
+from pgbench import make_env
 from pgbench.envs.tabular import tabular_env
 from pgbench.errors import InvalidSpecError, NoExactFormError
 from pgbench.exact import (
@@ -23,7 +23,6 @@ from pgbench.exact import (
     state_visitation,
 )
 from pgbench.policies.tabular_softmax import make_tabular_softmax, probs_table
-from pgbench.registry import ENVS
 
 
 def random_mdp(rng: np.random.Generator, S: int, A: int):
@@ -41,9 +40,9 @@ def user_env(seed: int = 7, S: int = 3, A: int = 2, gamma: float = 0.9, horizon:
 
 def all_envs():
     return [
-        ENVS.get("chain")(),
-        ENVS.get("chain")(n=4, slip=0.3, gamma=1.0, horizon=7),
-        ENVS.get("garnet")(n_states=6, n_actions=3, branching=2, seed=3, horizon=8),
+        make_env("chain"),
+        make_env("chain", n=4, slip=0.3, gamma=1.0, horizon=7),
+        make_env("garnet", n_states=6, n_actions=3, branching=2, seed=3, horizon=8),
         user_env(),
     ]
 
@@ -116,7 +115,7 @@ def monte_carlo_returns(P, R, mu0, pi, gamma, H, n, rng):
 
 @pytest.mark.parametrize(
     "env",
-    [ENVS.get("garnet")(n_states=5, n_actions=3, seed=11, horizon=10), ENVS.get("chain")()],
+    [make_env("garnet", n_states=5, n_actions=3, seed=11, horizon=10), make_env("chain")],
     ids=lambda e: e.name,
 )
 def test_objective_matches_monte_carlo(env):
@@ -132,7 +131,7 @@ def test_objective_matches_monte_carlo(env):
 
 
 def test_q_values_and_visitation_are_consistent():
-    env = ENVS.get("garnet")(n_states=4, n_actions=2, seed=5, gamma=0.9, horizon=5)
+    env = make_env("garnet", n_states=4, n_actions=2, seed=5, gamma=0.9, horizon=5)
     policy = make_tabular_softmax(env)
     theta = np.random.default_rng(3).normal(size=8)
     P, R, mu0 = env.tabular
@@ -153,7 +152,7 @@ def test_q_values_and_visitation_are_consistent():
 def test_chain_values_at_a_near_deterministic_policy():
     """slip = 0, always right: reward 1 from step n-1 on, so J = sum_{t=n-1}^{H-1} gamma^t."""
     n, gamma, H = 4, 0.9, 10
-    env = ENVS.get("chain")(n=n, slip=0.0, gamma=gamma, horizon=H)
+    env = make_env("chain", n=n, slip=0.0, gamma=gamma, horizon=H)
     theta = np.tile([-40.0, 40.0], n)
     expected = sum(gamma**t for t in range(n - 1, H))
     assert exact_objective(env, make_tabular_softmax(env), theta) == pytest.approx(expected)
@@ -191,7 +190,7 @@ def test_fisher_is_symmetric_psd_and_matches_hand_sum():
 
 def test_natural_gradient_is_weighted_advantage():
     """F w = grad J for w[s, a] = sum_t gamma^t d_t(s) (Q_t - V_t)(s, a) / rho(s)."""
-    env = ENVS.get("garnet")(n_states=5, n_actions=3, seed=9, gamma=0.9, horizon=6)
+    env = make_env("garnet", n_states=5, n_actions=3, seed=9, gamma=0.9, horizon=6)
     policy = make_tabular_softmax(env)
     theta = np.random.default_rng(6).normal(size=15)
     Q, V = exact_q_values(env, policy, theta)
@@ -213,7 +212,7 @@ def test_gradient_vanishes_when_rewards_are_constant():
 
 
 def test_no_exact_form_for_cartpole():
-    env = ENVS.get("cartpole-v1")()
+    env = make_env("cartpole-v1")
     stand_in = SimpleNamespace(name="tabular-softmax", n_params=8)
     for fn in (exact_objective, exact_gradient, exact_fisher, exact_q_values, state_visitation):
         with pytest.raises(NoExactFormError, match="cartpole-v1"):
@@ -221,7 +220,7 @@ def test_no_exact_form_for_cartpole():
 
 
 def test_no_exact_form_for_other_policies():
-    env = ENVS.get("chain")()
+    env = make_env("chain")
     other = SimpleNamespace(name="linear-softmax", n_params=10)
     with pytest.raises(NoExactFormError, match="linear-softmax"):
         exact_gradient(env, other, np.zeros(10))
@@ -231,13 +230,13 @@ def test_no_exact_form_for_other_policies():
     "theta", [np.zeros(9), np.zeros((5, 2)), np.zeros(11), np.array([np.nan] + [0.0] * 9)]
 )
 def test_bad_theta_is_rejected(theta):
-    env = ENVS.get("chain")()
+    env = make_env("chain")
     with pytest.raises(InvalidSpecError, match="theta"):
         exact_objective(env, make_tabular_softmax(env), theta)
 
 
 def test_policy_for_another_env_is_rejected():
-    env = ENVS.get("chain")()
-    policy = make_tabular_softmax(ENVS.get("chain")(n=3))
+    env = make_env("chain")
+    policy = make_tabular_softmax(make_env("chain", n=3))
     with pytest.raises(InvalidSpecError, match="parameters"):
         exact_objective(env, policy, np.zeros(10))

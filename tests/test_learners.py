@@ -17,8 +17,10 @@ NAMES = ["lola-dice", "lola-exact", "lola-pg", "nl-exact", "nl-pg"]
 def test_registry_lists_every_learner_with_a_citation():
     assert set(NAMES) <= set(LEARNERS.names())
     for name in NAMES:
-        fn = LEARNERS.get(name)
-        assert fn.__doc__ and ("LOLA" in fn.__doc__ or "DiCE" in fn.__doc__)
+        learner = LEARNERS.get(name)
+        assert "LOLA" in learner.citation or "DiCE" in learner.citation
+        assert learner.fn.__doc__ and learner.summary
+        assert learner.sampled == name.endswith(("-pg", "-dice"))
 
 
 def test_lola_exact_pairs_end_more_cooperative_than_naive_pairs():

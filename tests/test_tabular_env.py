@@ -7,10 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import pgbench.envs  # noqa: F401  (registration)
+from pgbench import make_env
 from pgbench.envs.tabular import tabular_env
 from pgbench.errors import InvalidSpecError
-from pgbench.registry import ENVS
 
 
 def good_mdp():
@@ -60,12 +59,12 @@ def test_invalid_mdp_arrays_are_rejected_naming_the_array(case):
         tabular_env("tabular", P, R, mu0, gamma=0.9, horizon=5)
     assert "\n" not in str(info.value)
     with pytest.raises(InvalidSpecError, match=pattern):
-        ENVS.get("tabular")(P=P, R=R, mu0=mu0)
+        make_env("tabular", P=P, R=R, mu0=mu0)
 
 
 def test_valid_mdp_is_accepted_and_copied():
     P, R, mu0 = good_mdp()
-    env = ENVS.get("tabular")(P=P.tolist(), R=R, mu0=mu0, gamma=0.9, horizon=5)
+    env = make_env("tabular", P=P.tolist(), R=R, mu0=mu0, gamma=0.9, horizon=5)
     assert (env.n_states, env.n_actions, env.horizon, env.gamma) == (2, 2, 5, 0.9)
     P[0, 0, 0] = 99.0  # the env keeps its own copy
     assert env.tabular[0][0, 0, 0] == 0.5
@@ -74,11 +73,11 @@ def test_valid_mdp_is_accepted_and_copied():
 def test_tabular_needs_all_arrays():
     P, R, _ = good_mdp()
     with pytest.raises(InvalidSpecError, match="mu0"):
-        ENVS.get("tabular")(P=P, R=R)
+        make_env("tabular", P=P, R=R)
 
 
 def test_chain_dynamics():
-    env = ENVS.get("chain")(n=3, slip=0.2)
+    env = make_env("chain", n=3, slip=0.2)
     P, R, mu0 = env.tabular
     left, right = 0, 1
     expected_P = np.array(
@@ -97,7 +96,7 @@ def test_chain_dynamics():
 
 
 def test_chain_defaults():
-    env = ENVS.get("chain")()
+    env = make_env("chain")
     assert (env.n_states, env.n_actions, env.gamma, env.horizon) == (5, 2, 0.95, 20)
     assert env.spec["slip"] == 0.1
 
@@ -121,7 +120,7 @@ def test_chain_defaults():
 )
 def test_chain_rejects_bad_parameters(params, word):
     with pytest.raises(InvalidSpecError, match=word) as info:
-        ENVS.get("chain")(**params)
+        make_env("chain", **params)
     assert "\n" not in str(info.value)
 
 
@@ -142,12 +141,12 @@ def test_chain_rejects_bad_parameters(params, word):
 )
 def test_garnet_rejects_bad_parameters(params, word):
     with pytest.raises(InvalidSpecError, match=word) as info:
-        ENVS.get("garnet")(**params)
+        make_env("garnet", **params)
     assert "\n" not in str(info.value)
 
 
 def test_garnet_defaults_and_structure():
-    env = ENVS.get("garnet")()
+    env = make_env("garnet")
     P, R, mu0 = env.tabular
     assert (env.n_states, env.n_actions, env.gamma, env.horizon) == (10, 3, 0.95, 20)
     assert P.shape == (10, 3, 10) and R.shape == (10, 3)
@@ -158,7 +157,9 @@ def test_garnet_defaults_and_structure():
 
 
 def test_garnet_is_determined_by_its_seed():
-    make = ENVS.get("garnet")
+    def make(**params):
+        return make_env("garnet", **params)
+
     a, b, c = make(seed=3), make(seed=3), make(seed=4)
     for x, y in zip(a.tabular, b.tabular, strict=True):
         np.testing.assert_array_equal(x, y)
@@ -178,7 +179,7 @@ def test_garnet_is_determined_by_its_seed():
 )
 def test_garnet_is_a_valid_mdp_for_any_parameters(S, A, data, seed):
     b = data.draw(st.integers(1, S))
-    env = ENVS.get("garnet")(n_states=S, n_actions=A, branching=b, seed=seed, horizon=3)
+    env = make_env("garnet", n_states=S, n_actions=A, branching=b, seed=seed, horizon=3)
     P, R, _ = env.tabular
     assert np.all((P > 0).sum(axis=2) <= b)
     np.testing.assert_allclose(P.sum(axis=2), 1.0, atol=1e-12)

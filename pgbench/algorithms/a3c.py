@@ -46,7 +46,7 @@ import threading
 import numpy as np
 from pydantic import Field
 
-from pgbench.algorithms.base import AlgoParams, Algorithm, register
+from pgbench.algorithms.base import AlgoParams, Algorithm
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
     CriticParams,
@@ -55,6 +55,7 @@ from pgbench.algorithms.segments import (
     log_update,
     make_critic,
 )
+from pgbench.registry import ALGORITHMS
 
 
 class A3CParams(AlgoParams):
@@ -137,7 +138,7 @@ def apply_update(opt: Optimizer, shared: np.ndarray, grad: np.ndarray, t: int, p
     return opt.step_inplace(shared, grad, t, progress)
 
 
-register(
+ALGORITHMS.add(
     Algorithm(
         name="a3c",
         fn=a3c,

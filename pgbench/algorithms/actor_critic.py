@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from pgbench.algorithms.base import AlgoParams, Algorithm, register
+from pgbench.algorithms.base import AlgoParams, Algorithm
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
     CriticParams,
@@ -30,6 +30,7 @@ from pgbench.algorithms.segments import (
     normalized,
     require_discrete,
 )
+from pgbench.registry import ALGORITHMS
 
 
 class A2CParams(AlgoParams):
@@ -180,7 +181,7 @@ def _all_log_probs(policy, theta, obs, A: int) -> np.ndarray:
     return np.stack([dist.log_prob(np.full(n, a, dtype=np.int64)) for a in range(A)], axis=1)
 
 
-register(
+ALGORITHMS.add(
     Algorithm(
         name="a2c",
         fn=a2c,
@@ -189,7 +190,7 @@ register(
         summary="advantage actor-critic, n-step or GAE(lambda) advantages, one step per segment",
     )
 )
-register(
+ALGORITHMS.add(
     Algorithm(
         name="td-ac",
         fn=td_ac,
@@ -198,7 +199,7 @@ register(
         summary="one-step actor-critic: TD error as advantage, semi-gradient TD(0) critic",
     )
 )
-register(
+ALGORITHMS.add(
     Algorithm(
         name="q-ac",
         fn=q_ac,

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from pgbench.algorithms.base import algorithm_params
 from pgbench.algorithms.budget import budget_warning
 from pgbench.algorithms.evaluation import evaluate_returns
 from pgbench.algorithms.trainer import TrainRun
@@ -45,7 +44,7 @@ def train_run(
     will call, so its ``seconds`` are training time only.
     """
     algo = ALGORITHMS.get(name)
-    hp = algorithm_params(name, **params)
+    hp = ALGORITHMS.params(name, **params)
     if env_steps < 1:
         raise InvalidSpecError(f"env_steps must be at least 1, got {env_steps}")
     if policy.distributions is None:

@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from pgbench.algorithms.base import AlgoParams, Algorithm, register
+from pgbench.algorithms.base import AlgoParams, Algorithm
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.estimators.finite_difference import (
     DifferenceParams,
@@ -48,6 +48,7 @@ from pgbench.estimators.finite_difference import (
     fd_regression,
 )
 from pgbench.estimators.likelihood_ratio import BaselineParams, reinforce, reward_to_go
+from pgbench.registry import ALGORITHMS
 from pgbench.seeding import derive_seed
 
 
@@ -158,7 +159,7 @@ def fd_regression_ascent(run, hp: FDRegressionAscentParams) -> np.ndarray:
     return _ascend(run, lambda *a: fd_regression(*a, p), hp.episodes, hp.optimizer)
 
 
-register(
+ALGORITHMS.add(
     Algorithm(
         name="reinforce",
         fn=reinforce_ascent,
@@ -167,7 +168,7 @@ register(
         summary="gradient ascent on REINFORCE / reward-to-go estimates with a baseline",
     )
 )
-register(
+ALGORITHMS.add(
     Algorithm(
         name="fd-ascent",
         fn=fd_ascent,
@@ -176,7 +177,7 @@ register(
         summary="gradient ascent on per-coordinate finite differences of J",
     )
 )
-register(
+ALGORITHMS.add(
     Algorithm(
         name="fd-regression-ascent",
         fn=fd_regression_ascent,

@@ -19,7 +19,7 @@ A budget of ``env_steps`` buys at most ``env_steps // fewest`` updates; fewer th
 
 from __future__ import annotations
 
-from pgbench.algorithms.base import algorithm_params
+from pgbench.registry import ALGORITHMS
 
 MIN_UPDATES = 5  # "a handful": below this many updates a budget is worth a warning
 
@@ -33,7 +33,7 @@ def steps_per_update(name: str, env, *, policy=None, **params) -> tuple[int, int
     need for an exact count; an ``episodes`` too small for P is the same one-line
     error the estimator would raise at its first update.
     """
-    hp = algorithm_params(name, **params)
+    hp = ALGORITHMS.params(name, **params)
     return hp.steps_per_update(env, None if policy is None else policy.n_params)
 
 

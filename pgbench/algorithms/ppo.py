@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from pgbench.algorithms.base import AlgoParams, Algorithm, register
+from pgbench.algorithms.base import AlgoParams, Algorithm
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
     CriticParams,
@@ -34,6 +34,7 @@ from pgbench.algorithms.segments import (
     normalized,
     policy_stats,
 )
+from pgbench.registry import ALGORITHMS
 
 
 class PPOParams(AlgoParams):
@@ -164,7 +165,7 @@ def ppo_kl(run, hp: PPOKLParams) -> np.ndarray:
     return _ppo(run, hp, kl_target=hp.target_kl, beta0=hp.beta)
 
 
-register(
+ALGORITHMS.add(
     Algorithm(
         name="ppo-clip",
         fn=ppo_clip,
@@ -173,7 +174,7 @@ register(
         summary="PPO, clipped surrogate, minibatch epochs, GAE critic",
     )
 )
-register(
+ALGORITHMS.add(
     Algorithm(
         name="ppo-kl",
         fn=ppo_kl,

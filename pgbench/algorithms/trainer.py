@@ -242,6 +242,6 @@ class TrainRun:
         return self._optimum
 
     def _exact_value(self, theta: np.ndarray) -> float:
-        if self.env.tabular is None or self.policy.name != "tabular-softmax":
+        if self.env.tabular is None or not self.policy.exact_form:
             return math.nan
         return float(exact.exact_objective(self.env, self.policy, theta))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from pgbench.algorithms.base import AlgoParams, Algorithm, register
+from pgbench.algorithms.base import AlgoParams, Algorithm
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
     CriticParams,
@@ -35,6 +35,7 @@ from pgbench.algorithms.segments import (
     policy_stats,
     value_regression_grad,
 )
+from pgbench.registry import ALGORITHMS
 
 
 class NPGParams(AlgoParams):
@@ -158,7 +159,7 @@ def trpo(run, hp: TRPOParams) -> np.ndarray:
     return _trust_region(run, hp, line_search=True)
 
 
-register(
+ALGORITHMS.add(
     Algorithm(
         name="npg",
         fn=npg,
@@ -167,7 +168,7 @@ register(
         summary="natural policy gradient: CG on Fisher-vector products, fixed KL step",
     )
 )
-register(
+ALGORITHMS.add(
     Algorithm(
         name="trpo",
         fn=trpo,

@@ -15,10 +15,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from pydantic import Field
 
 from pgbench.envs.base import Env, EnvCores
-from pgbench.envs.checks import check_gamma, check_horizon
-from pgbench.registry import ENVS
+from pgbench.envs.checks import Gamma, Horizon, check_gamma, check_horizon
+from pgbench.params import HyperParams
+from pgbench.registry import ENVS, Component
 
 GRAVITY = 9.8
 MASSCART = 1.0
@@ -79,7 +81,13 @@ def make_cores(lib) -> EnvCores:
     return EnvCores(reset, step, observe)
 
 
-@ENVS.register("cartpole-v1")
+class CartPoleParams(HyperParams):
+    """Parameters of ``cartpole-v1``."""
+
+    gamma: Gamma = Field(0.99, description="discount in (0, 1]")
+    horizon: Horizon = Field(MAX_STEPS, description="truncation (500 in Gymnasium)")
+
+
 def make_cartpole(gamma: float = 0.99, horizon: int = MAX_STEPS) -> Env:
     """CartPole-v1; ``horizon`` is the truncation (500 in Gymnasium)."""
     return Env(
@@ -94,3 +102,14 @@ def make_cartpole(gamma: float = 0.99, horizon: int = MAX_STEPS) -> Env:
         make_cores=make_cores,
         spec={"gamma": float(gamma), "horizon": int(horizon)},
     )
+
+
+ENVS.add(
+    Component(
+        name="cartpole-v1",
+        fn=make_cartpole,
+        params=CartPoleParams,
+        summary="balance a pole on a cart: 2 actions, reward 1 per step until it falls",
+        citation="Barto, Sutton & Anderson (1983), IEEE SMC 13; Gymnasium CartPole-v1",
+    )
+)

@@ -1,8 +1,18 @@
-"""Validation shared by environment constructors (one-line errors)."""
+"""Validation shared by environment parameter models and builders (one-line errors).
+
+The ``check_*`` functions raise a one-line :class:`~pgbench.errors.InvalidSpecError`;
+:func:`checked` makes one a field validator of a parameter model, after pydantic's strict
+type check, so a suite and ``make_env`` report a bad value in the same words.
+"""
 
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import WrapValidator
 
 from pgbench.errors import InvalidSpecError
 
@@ -53,3 +63,46 @@ def check_horizon(horizon) -> int:
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
         raise InvalidSpecError(f"horizon must be a positive integer, got {horizon!r}")
     return horizon
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (bools and non-integers rejected)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidSpecError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_float(name: str, value, low: float = -math.inf, high: float = math.inf) -> float:
+    """``value`` as a finite float in [low, high]."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidSpecError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or not low <= v <= high:
+        raise InvalidSpecError(f"{name} must be a finite number in [{low}, {high}], got {value!r}")
+    return v
+
+
+def checked(check: Callable[[Any], Any]) -> WrapValidator:
+    """A field validator: pydantic's (strict) type check, then ``check`` on the value as
+    given (so its message quotes it as written); the field holds what ``check`` returns."""
+
+    def validate(value, handler):
+        handler(value)
+        return check(value)
+
+    return WrapValidator(validate)
+
+
+def at_least(name: str, minimum: int) -> WrapValidator:
+    """Field validator: an integer >= ``minimum`` (:func:`check_int`, labelled ``name``)."""
+    return checked(lambda value: check_int(name, value, minimum))
+
+
+def within(name: str, low: float, high: float) -> WrapValidator:
+    """Field validator: a finite number in [low, high] (:func:`check_float`)."""
+    return checked(lambda value: check_float(name, value, low, high))
+
+
+Gamma = Annotated[float, checked(check_gamma)]  # a discount in (0, 1]
+Horizon = Annotated[int, checked(check_horizon)]  # actions per episode, >= 1

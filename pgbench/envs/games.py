@@ -54,15 +54,18 @@ sigmoid(logit) as the probability of action 0, i.e. of defecting. Convert with
 from __future__ import annotations
 
 import math
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field, WrapValidator
 from scipy.special import expit
 
 from pgbench.envs.base import Env, EnvCores
-from pgbench.envs.checks import check_gamma, check_horizon
+from pgbench.envs.checks import Gamma, Horizon, check_gamma, check_horizon, checked
 from pgbench.envs.tabular import tabular_env
 from pgbench.errors import InvalidSpecError
-from pgbench.registry import ENVS, suggest
+from pgbench.params import HyperParams
+from pgbench.registry import ENVS, Component, suggest
 
 COOPERATE, DEFECT = 0, 1
 HEADS, TAILS = 0, 1
@@ -248,7 +251,36 @@ def _game_env(game: str, payoffs: np.ndarray, opponent, gamma, horizon) -> Env:
     return tabular_env(game, P, R, mu0, gamma, horizon, spec=spec)
 
 
-@ENVS.register("ipd")
+def _valid_opponent(game: str) -> WrapValidator:
+    """Field validator: a named opponent of ``game`` or 5 finite logits (kept as given)."""
+
+    def check(opponent):
+        opponent_logits(opponent, game)
+        return opponent
+
+    return checked(check)
+
+
+class IPDParams(HyperParams):
+    """Parameters of ``ipd`` (see :func:`make_ipd`)."""
+
+    opponent: Annotated[Any, _valid_opponent("ipd")] = Field(
+        "uniform", description="a named memory-1 policy or its 5 logits"
+    )
+    gamma: Gamma = Field(0.96, description="discount in (0, 1] (LOLA's)")
+    horizon: Horizon = Field(150, description="rounds per episode")
+
+
+class MatchingPenniesParams(HyperParams):
+    """Parameters of ``matching-pennies`` (see :func:`make_matching_pennies`)."""
+
+    opponent: Annotated[Any, _valid_opponent("matching-pennies")] = Field(
+        "uniform", description="a named memory-1 policy or its 5 logits"
+    )
+    gamma: Gamma = Field(0.9, description="discount in (0, 1] (LOLA's)")
+    horizon: Horizon = Field(150, description="rounds per episode")
+
+
 def make_ipd(opponent="uniform", gamma: float = 0.96, horizon: int = 150) -> Env:
     """Iterated prisoner's dilemma against a fixed memory-1 opponent (LOLA, Foerster et al. 2018).
 
@@ -267,7 +299,6 @@ def make_ipd(opponent="uniform", gamma: float = 0.96, horizon: int = 150) -> Env
     return _game_env("ipd", ipd_payoffs(), opponent, gamma, horizon)
 
 
-@ENVS.register("matching-pennies")
 def make_matching_pennies(opponent="uniform", gamma: float = 0.9, horizon: int = 150) -> Env:
     """Iterated matching pennies against a fixed memory-1 opponent (LOLA, Foerster et al. 2018).
 
@@ -283,6 +314,27 @@ def make_matching_pennies(opponent="uniform", gamma: float = 0.9, horizon: int =
         horizon: rounds per episode H >= 1.
     """
     return _game_env("matching-pennies", matching_pennies_payoffs(), opponent, gamma, horizon)
+
+
+LOLA = "Foerster et al. (2018), LOLA: Learning with Opponent-Learning Awareness, AAMAS"
+ENVS.add(
+    Component(
+        name="ipd",
+        fn=make_ipd,
+        params=IPDParams,
+        citation=LOLA,
+        summary="iterated prisoner's dilemma against a fixed memory-1 opponent",
+    )
+)
+ENVS.add(
+    Component(
+        name="matching-pennies",
+        fn=make_matching_pennies,
+        params=MatchingPenniesParams,
+        citation=LOLA,
+        summary="iterated matching pennies against a fixed memory-1 opponent",
+    )
+)
 
 
 # ---------------------------------------------------------------- the two-agent joint game

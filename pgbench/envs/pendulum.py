@@ -30,11 +30,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from pydantic import Field
 
 from pgbench.envs.base import Env, EnvCores
-from pgbench.envs.checks import check_gamma, check_horizon
-from pgbench.errors import InvalidSpecError
-from pgbench.registry import ENVS
+from pgbench.envs.checks import Gamma, Horizon, check_gamma, check_horizon
+from pgbench.params import HyperParams
+from pgbench.registry import ENVS, Component
 
 DEFAULT_G = 10.0
 MASS = 1.0
@@ -122,22 +123,19 @@ def make_cores(lib) -> EnvCores:
     return EnvCores(reset, step, observe)
 
 
-def _check_g(g) -> float:
-    try:
-        v = float(g)
-    except (TypeError, ValueError):
-        raise InvalidSpecError(f"g must be a number, got {g!r}") from None
-    if isinstance(g, bool) or not math.isfinite(v):
-        raise InvalidSpecError(f"g must be a finite number, got {g!r}")
-    return v
+class PendulumParams(HyperParams):
+    """Parameters of ``pendulum-v1``."""
+
+    g: float = Field(DEFAULT_G, description="gravity, m s^-2 (a finite number)")
+    gamma: Gamma = Field(0.99, description="discount in (0, 1]")
+    horizon: Horizon = Field(MAX_STEPS, description="truncation (200 in Gymnasium)")
 
 
-@ENVS.register("pendulum-v1")
 def make_pendulum(g: float = DEFAULT_G, gamma: float = 0.99, horizon: int = MAX_STEPS) -> Env:
     """Pendulum-v1 with gravity ``g`` (m s^-2, 10 in Gymnasium); ``horizon`` is the
     truncation (200 in Gymnasium). One scalar continuous action, the torque,
     clipped by the environment to [-2, 2]."""
-    g = _check_g(g)
+    g = float(g)
     return Env(
         name="pendulum-v1",
         n_actions=0,
@@ -153,3 +151,14 @@ def make_pendulum(g: float = DEFAULT_G, gamma: float = 0.99, horizon: int = MAX_
         action_low=-MAX_TORQUE,
         action_high=MAX_TORQUE,
     )
+
+
+ENVS.add(
+    Component(
+        name="pendulum-v1",
+        fn=make_pendulum,
+        params=PendulumParams,
+        summary="swing a pendulum up and hold it: one continuous torque in [-2, 2]",
+        citation="Gymnasium Pendulum-v1",
+    )
+)

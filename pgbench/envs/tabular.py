@@ -9,12 +9,16 @@ observation is the state index (obs_dim 1), read by ``tabular-softmax``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from pydantic import Field, model_validator
 
 from pgbench.envs.base import Env, EnvCores
-from pgbench.envs.checks import check_gamma, check_horizon
+from pgbench.envs.checks import Gamma, Horizon, check_gamma, check_horizon
 from pgbench.errors import InvalidSpecError
-from pgbench.registry import ENVS
+from pgbench.params import HyperParams
+from pgbench.registry import ENVS, Component
 
 PROB_ATOL = 1e-9
 
@@ -121,9 +125,33 @@ def tabular_env(name: str, P, R, mu0, gamma: float, horizon: int, spec: dict | N
     )
 
 
-@ENVS.register("tabular")
+class TabularParams(HyperParams):
+    """Parameters of ``tabular``: the arrays (any array-like; their shapes, signs and sums
+    are checked when the env is built, :func:`validate_mdp`), the discount and horizon."""
+
+    P: Any = Field(None, description="transition probabilities (S, A, S)")
+    R: Any = Field(None, description="rewards (S, A)")
+    mu0: Any = Field(None, description="start distribution (S,)")
+    gamma: Gamma = Field(0.95, description="discount in (0, 1]")
+    horizon: Horizon = Field(20, description="actions per episode")
+
+    @model_validator(mode="after")
+    def _arrays_given(self) -> TabularParams:
+        if self.P is None or self.R is None or self.mu0 is None:
+            raise InvalidSpecError("tabular environment needs P, R and mu0")
+        return self
+
+
 def make_tabular(P=None, R=None, mu0=None, gamma: float = 0.95, horizon: int = 20) -> Env:
     """A user-defined finite MDP (see module docstring)."""
-    if P is None or R is None or mu0 is None:
-        raise InvalidSpecError("tabular environment needs P, R and mu0")
     return tabular_env("tabular", P, R, mu0, gamma, horizon)
+
+
+ENVS.add(
+    Component(
+        name="tabular",
+        fn=make_tabular,
+        params=TabularParams,
+        summary="a user-defined finite MDP: arrays P (S, A, S), R (S, A), mu0 (S,)",
+    )
+)

@@ -6,38 +6,38 @@ tabular kernels and have exact objectives and gradients (:mod:`pgbench.exact`).
 
 from __future__ import annotations
 
-import math
-import numbers
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from pgbench.envs.base import Env
-from pgbench.envs.checks import check_table_size
+from pgbench.envs.checks import Gamma, Horizon, at_least, check_table_size, within
 from pgbench.envs.tabular import tabular_env
 from pgbench.errors import InvalidSpecError
-from pgbench.registry import ENVS
+from pgbench.params import HyperParams
+from pgbench.registry import ENVS, Component
 
 LEFT = 0
 RIGHT = 1
 BIG_REWARD = 1.0
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    """``value`` as an int >= ``minimum`` (bools and non-integers rejected)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InvalidSpecError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+class ChainParams(HyperParams):
+    """Parameters of ``chain`` (see :func:`make_chain`)."""
 
+    n: Annotated[int, at_least("chain n", 2)] = Field(5, description="number of states")
+    slip: Annotated[float, within("chain slip", 0.0, 1.0)] = Field(
+        0.1, description="probability that the opposite move happens"
+    )
+    gamma: Gamma = Field(0.95, description="discount in (0, 1]")
+    horizon: Horizon = Field(20, description="actions per episode")
+    small_reward: float = Field(0.01, description="the reward for 'left' at the left end")
 
-def _check_float(name: str, value, low: float = -math.inf, high: float = math.inf) -> float:
-    """``value`` as a finite float in [low, high]."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InvalidSpecError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v) or not low <= v <= high:
-        raise InvalidSpecError(f"{name} must be a finite number in [{low}, {high}], got {value!r}")
-    return v
+    @model_validator(mode="after")
+    def _fits_in_memory(self) -> ChainParams:
+        check_table_size("chain", "n", self.n, 2)
+        return self
 
 
 def chain_arrays(n: int, slip: float, small_reward: float):
@@ -57,7 +57,6 @@ def chain_arrays(n: int, slip: float, small_reward: float):
     return P, R, mu0
 
 
-@ENVS.register("chain")
 def make_chain(
     n: int = 5,
     slip: float = 0.1,
@@ -77,20 +76,37 @@ def make_chain(
     reward at the left end; the optimal one walks n-1 steps right and collects
     1.0 per step from then on (with the defaults J is about 7.6 against 0.12).
 
-    Args:
+    Args (validated by :class:`ChainParams`):
         n: number of states, >= 2 (and P (n, 2, n) float64 within 2 GiB: n <= 11585).
         slip: probability in [0, 1] that the opposite move happens.
         gamma: discount in (0, 1].
         horizon: actions per episode H, >= 1.
         small_reward: the reward for 'left' at the left end (finite; any sign).
     """
-    n = _check_int("chain n", n, 2)
-    check_table_size("chain", "n", n, 2)
-    slip = _check_float("chain slip", slip, 0.0, 1.0)
-    small_reward = _check_float("chain small_reward", small_reward)
     P, R, mu0 = chain_arrays(n, slip, small_reward)
     spec = {"n": n, "slip": slip, "small_reward": small_reward}
     return tabular_env("chain", P, R, mu0, gamma, horizon, spec=spec)
+
+
+class GarnetParams(HyperParams):
+    """Parameters of ``garnet`` (see :func:`make_garnet`)."""
+
+    n_states: Annotated[int, at_least("garnet n_states", 1)] = Field(10, description="S")
+    n_actions: Annotated[int, at_least("garnet n_actions", 1)] = Field(3, description="A")
+    branching: Annotated[int, at_least("garnet branching", 1)] = Field(
+        3, description="successors per (s, a), at most n_states"
+    )
+    seed: Annotated[int, at_least("garnet seed", 0)] = Field(0, description="seed of the arrays")
+    gamma: Gamma = Field(0.95, description="discount in (0, 1]")
+    horizon: Horizon = Field(20, description="actions per episode")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GarnetParams:
+        S, b = self.n_states, self.branching
+        if b > S:
+            raise InvalidSpecError(f"garnet branching must be <= n_states = {S}, got {b}")
+        check_table_size("garnet", "n_states", S, self.n_actions)
+        return self
 
 
 def garnet_arrays(n_states: int, n_actions: int, branching: int, seed: int):
@@ -116,7 +132,6 @@ def garnet_arrays(n_states: int, n_actions: int, branching: int, seed: int):
     return P, R, mu0
 
 
-@ENVS.register("garnet")
 def make_garnet(
     n_states: int = 10,
     n_actions: int = 3,
@@ -133,7 +148,7 @@ def make_garnet(
     the states. Everything is drawn from ``numpy.random.default_rng(seed)``
     (see :func:`garnet_arrays`), so the same arguments give identical arrays.
 
-    Args:
+    Args (validated by :class:`GarnetParams`):
         n_states: S >= 1; P (S, A, S) float64 must fit in
             :data:`~pgbench.envs.checks.MAX_TABLE_BYTES` (2 GiB: S A S <= 2^28).
         n_actions: A >= 1.
@@ -142,12 +157,26 @@ def make_garnet(
         gamma: discount in (0, 1].
         horizon: actions per episode H, >= 1.
     """
-    S = _check_int("garnet n_states", n_states, 1)
-    A = _check_int("garnet n_actions", n_actions, 1)
-    b = _check_int("garnet branching", branching, 1)
-    if b > S:
-        raise InvalidSpecError(f"garnet branching must be <= n_states = {S}, got {b}")
-    check_table_size("garnet", "n_states", S, A)
-    seed = _check_int("garnet seed", seed, 0)
-    P, R, mu0 = garnet_arrays(S, A, b, seed)
-    return tabular_env("garnet", P, R, mu0, gamma, horizon, spec={"branching": b, "seed": seed})
+    P, R, mu0 = garnet_arrays(n_states, n_actions, branching, seed)
+    spec = {"branching": branching, "seed": seed}
+    return tabular_env("garnet", P, R, mu0, gamma, horizon, spec=spec)
+
+
+ENVS.add(
+    Component(
+        name="chain",
+        fn=make_chain,
+        params=ChainParams,
+        summary="an n-state chain whose myopic optimum (stay left) is not the far-sighted one",
+    )
+)
+ENVS.add(
+    Component(
+        name="garnet",
+        fn=make_garnet,
+        params=GarnetParams,
+        citation="Archibald, McKinnon & Thomas (1995), JORS 46; Bhatnagar et al. (2009), "
+        "Automatica 45",
+        summary="a seeded random MDP: `branching` successors per (s, a), uniform rewards",
+    )
+)

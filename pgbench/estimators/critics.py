@@ -63,10 +63,11 @@ from scipy import linalg, sparse
 
 from pgbench import exact
 from pgbench.errors import InvalidSpecError, NoExactFormError
-from pgbench.estimators.base import Estimator, register
+from pgbench.estimators.base import Estimator
 from pgbench.estimators.features import action_value_features, live_steps, value_features
 from pgbench.kernels.build import build_returns
 from pgbench.params import HyperParams
+from pgbench.registry import ESTIMATORS
 from pgbench.seeding import derive_seed
 
 GRADIENT_STREAM, FIT_STREAM = 0, 1
@@ -352,7 +353,7 @@ for _name, _fn, _what in (
     ("advantage-critic", advantage_actor_critic, "advantage actor-critic"),
     ("td-critic", td_actor_critic, "TD-error actor-critic"),
 ):
-    register(
+    ESTIMATORS.add(
         Estimator(
             name=_name,
             fn=_fn,

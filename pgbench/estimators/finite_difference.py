@@ -34,8 +34,9 @@ import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from pgbench.errors import InvalidSpecError
-from pgbench.estimators.base import Estimator, register
+from pgbench.estimators.base import Estimator
 from pgbench.params import HyperParams
+from pgbench.registry import ESTIMATORS
 
 
 class DifferenceParams(HyperParams):
@@ -164,7 +165,7 @@ def fd_regression(sampler, theta, episodes: int, seed: int, params: RegressionPa
     return np.linalg.lstsq(D, dU, rcond=None)[0]
 
 
-register(
+ESTIMATORS.add(
     Estimator(
         name="fd-forward",
         fn=fd_forward,
@@ -174,7 +175,7 @@ register(
         bias_note="O(delta): (delta / 2) times the second derivative along each coordinate",
     )
 )
-register(
+ESTIMATORS.add(
     Estimator(
         name="fd-central",
         fn=fd_central,
@@ -184,7 +185,7 @@ register(
         bias_note="O(delta^2): (delta^2 / 6) times the third derivative along each coordinate",
     )
 )
-register(
+ESTIMATORS.add(
     Estimator(
         name="fd-regression",
         fn=fd_regression,

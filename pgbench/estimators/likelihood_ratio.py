@@ -35,10 +35,11 @@ import numpy as np
 from pydantic import Field
 
 from pgbench.errors import InvalidSpecError
-from pgbench.estimators.base import Estimator, register
+from pgbench.estimators.base import Estimator
 from pgbench.estimators.features import least_squares, value_features
 from pgbench.kernels import build_returns
 from pgbench.params import HyperParams
+from pgbench.registry import ESTIMATORS
 
 PARALLEL_SCAN_SIZE = 1 << 20  # (E * T) above which the return scan uses prange
 
@@ -246,7 +247,7 @@ def reward_to_go(sampler, theta, episodes: int, seed: int, params: BaselineParam
     return np.einsum("et,etp->p", (R - base) * alive, batch.score) / episodes
 
 
-register(
+ESTIMATORS.add(
     Estimator(
         name="reinforce",
         fn=reinforce,
@@ -258,7 +259,7 @@ register(
         ),
     )
 )
-register(
+ESTIMATORS.add(
     Estimator(
         name="reward-to-go",
         fn=reward_to_go,

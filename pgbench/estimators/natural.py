@@ -36,9 +36,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError, field_validator
 
-from pgbench.estimators.base import Estimator, register
+from pgbench.estimators.base import Estimator
 from pgbench.params import HyperParams
-from pgbench.registry import ESTIMATORS, suggest
+from pgbench.registry import ESTIMATORS, error_line, suggest
 
 CG_RELATIVE_TOL = 1e-10  # CG stops once ||residual|| <= this * ||g||
 
@@ -71,17 +71,15 @@ class WrappedBaseParams(HyperParams):
         base = info.data.get("base")
         if base is not None:  # None: the base itself was rejected
             try:
-                ESTIMATORS.get(base).params(**base_params)
+                ESTIMATORS.get(base).validate(base_params)
             except ValidationError as exc:
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"]) or "parameters"
-                raise ValueError(f"{base!r}: {where}: {err['msg']}") from None
+                raise ValueError(f"{base!r}: {error_line(exc)}") from None
         return base_params
 
     def base_gradient(self, sampler, theta, episodes: int, seed: int) -> np.ndarray:
         """g (P,) from the base estimator with its own hyperparameters."""
         base = ESTIMATORS.get(self.base)
-        return base.fn(sampler, theta, episodes, seed, base.params(**self.base_params))
+        return base.fn(sampler, theta, episodes, seed, base.validate(self.base_params))
 
 
 class NaturalParams(WrappedBaseParams):
@@ -186,6 +184,12 @@ def restricted_direction(g: np.ndarray, epsilon: float) -> np.ndarray:
     return np.sqrt(2.0 * epsilon / gg) * g if gg > 0.0 else np.zeros_like(g)
 
 
+def restricted_step_of(g: np.ndarray, params: RestrictedParams) -> np.ndarray:
+    """The restricted step (P,) that gradient ``g`` gives with these params: what
+    ``restricted`` estimates when its base estimates g."""
+    return restricted_direction(g, params.epsilon)
+
+
 def restricted_step(sampler, theta, episodes: int, seed: int, params: RestrictedParams):
     """Restricted gradient step of seed 001 (Kochenderfer, Wheeler & Wray 2022, Sec. 12.2).
 
@@ -238,7 +242,7 @@ class _PaidFor:
         return self._replay(paid, lambda: self._sampler.episode_sums(theta, episodes, seed))
 
 
-register(
+ESTIMATORS.add(
     Estimator(
         name="natural",
         fn=natural_gradient,
@@ -255,7 +259,7 @@ register(
         ),
     )
 )
-register(
+ESTIMATORS.add(
     Estimator(
         name="restricted",
         fn=restricted_step,
@@ -268,5 +272,6 @@ register(
             "concentrates. Compared with the step built from the exact gradient."
         ),
         estimand="restricted-step",
+        from_gradient=restricted_step_of,
     )
 )

@@ -2,7 +2,9 @@
 
 * :mod:`.exact`: both agents' values, gradients and Hessians in closed form.
 * :mod:`.joint`: sampled play of both agents through the one-agent kernels.
-* :mod:`.estimators`: DiCE / LOLA-PG first- and second-order estimates.
+* :mod:`.estimators`: DiCE / LOLA-PG first- and second-order estimates;
+  :mod:`.estimator_registry`: them as game estimators (``pg-gradient``, ...), registered
+  in :data:`pgbench.registry.GAME_ESTIMATORS`.
 * :mod:`.learners`: ``nl-exact``, ``lola-exact``, ``nl-pg``, ``lola-pg``, ``lola-dice``
   (registered in :data:`pgbench.registry.LEARNERS` when imported).
 * :mod:`.playing`: :func:`play`, two learners against each other.

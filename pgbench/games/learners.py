@@ -4,8 +4,8 @@ A learner is a function ``step(ctx, agent, state, hp) -> (delta, state)``: given
 current joint parameters ``ctx.x = concat(theta^1, theta^2)`` (10,) it returns the
 change (5,) of its own logits (agent 0 or 1) and its updated private state (a value
 table, an opponent model, ...). Both agents step simultaneously from the same x.
-Each learner is registered in :data:`pgbench.registry.LEARNERS` with its frozen
-hyperparameter model as ``fn.params`` and ``fn.sampled`` (does it need episodes).
+Each learner is a :class:`Learner` component in :data:`pgbench.registry.LEARNERS`: the
+step function, its frozen hyperparameter model, and whether it samples episodes.
 
 Notation of the papers: V^k the discounted value of agent k, delta the learner's
 own step size, eta the opponent's assumed step size.
@@ -13,19 +13,18 @@ own step size, eta the opponent's assumed step size.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from pgbench.errors import InvalidSpecError
 from pgbench.games.estimators import dice_derivatives, fit_values, lola_cross_term
 from pgbench.games.exact import AGENT1_INDEX, AGENT2_INDEX, Game, derivatives, lola_exact_update
 from pgbench.games.joint import GameBatch, GameSampler
 from pgbench.params import HyperParams
-from pgbench.registry import LEARNERS
+from pgbench.registry import LEARNERS, Component
 from pgbench.seeding import derive_seed
 
 MODEL_CLIP = 10.0  # |logit| cap of an opponent model estimated from counts
@@ -81,27 +80,18 @@ class Hyper(HyperParams):
     """Base of every learner's hyperparameter model."""
 
 
-def learner(name: str, params: type[Hyper], sampled: bool) -> Callable:
-    """Register ``fn`` as learner ``name`` with hyperparameter model ``params``."""
+@dataclass(frozen=True, kw_only=True)
+class Learner(Component):
+    """A registered two-agent learner (a :class:`~pgbench.registry.Component`).
 
-    def add(fn: Callable) -> Callable:
-        fn.params = params
-        fn.sampled = sampled
-        fn.learner_name = name
-        return LEARNERS.register(name)(fn)
+    Attributes:
+        fn: ``step(ctx, agent, state, hp) -> (delta (5,), state)`` (module docstring).
+        sampled: whether it learns from sampled episodes (the game then needs a horizon).
+    """
 
-    return add
+    kind: ClassVar[str] = "learner"
 
-
-def learner_params(name: str, **params) -> Hyper:
-    """The validated hyperparameters of learner ``name`` (one-line errors)."""
-    fn = LEARNERS.get(name)
-    try:
-        return fn.params(**params)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "parameters"
-        raise InvalidSpecError(f"learner {name!r}: {where}: {err['msg']}") from None
+    sampled: bool
 
 
 # ---------------------------------------------------------------- exact
@@ -111,7 +101,6 @@ class NLExactParams(Hyper):
     lr: float = Field(1.0, gt=0, description="step size delta (authors' code: 1.0)")
 
 
-@learner("nl-exact", NLExactParams, sampled=False)
 def nl_exact(ctx: Context, agent: int, state: Any, hp: NLExactParams):
     """Naive learner, exact gradient: theta^k += delta grad_{theta^k} V^k (LOLA, Sec. 4.1)."""
     me, _ = blocks(agent)
@@ -128,7 +117,6 @@ class LolaExactParams(Hyper):
     )
 
 
-@learner("lola-exact", LolaExactParams, sampled=False)
 def lola_exact(ctx: Context, agent: int, state: Any, hp: LolaExactParams):
     """LOLA, exact: delta [grad V^1 + eta (grad_{th2} V^1)^T grad_{th1} grad_{th2} V^2].
 
@@ -148,7 +136,6 @@ class NLPGParams(Hyper):
     )
 
 
-@learner("nl-pg", NLPGParams, sampled=True)
 def nl_pg(ctx: Context, agent: int, state: Any, hp: NLPGParams):
     """Naive learner, policy gradient: delta E[sum_t gamma^t r^k_t sum_{l<=t} grad log pi^k].
 
@@ -167,7 +154,6 @@ class LolaPGParams(Hyper):
     )
 
 
-@learner("lola-pg", LolaPGParams, sampled=True)
 def lola_pg(ctx: Context, agent: int, state: Any, hp: LolaPGParams):
     """LOLA with policy-gradient estimates, incl. E[R^2 grad log pi^1 (grad log pi^2)^T].
 
@@ -235,7 +221,6 @@ def opponent_model(batch: GameBatch, agent: int, previous: np.ndarray) -> np.nda
     return out
 
 
-@learner("lola-dice", LolaDiceParams, sampled=True)
 def lola_dice(ctx: Context, agent: int, state: DiceState | None, hp: LolaDiceParams):
     """LOLA-DiCE: differentiate own return through k opponent DiCE steps.
 
@@ -275,3 +260,57 @@ def lola_dice(ctx: Context, agent: int, state: DiceState | None, hp: LolaDicePar
 
 def learner_names() -> list[str]:
     return LEARNERS.names()
+
+
+LOLA = "Foerster et al. (2018), LOLA: Learning with Opponent-Learning Awareness, AAMAS"
+DICE = "Foerster et al. (2018), DiCE: The Infinitely Differentiable Monte Carlo Estimator, ICML"
+LEARNERS.add(
+    Learner(
+        name="nl-exact",
+        fn=nl_exact,
+        params=NLExactParams,
+        sampled=False,
+        citation=LOLA + ", Sec. 4.1",
+        summary="naive learner, exact gradient of its own value",
+    )
+)
+LEARNERS.add(
+    Learner(
+        name="lola-exact",
+        fn=lola_exact,
+        params=LolaExactParams,
+        sampled=False,
+        citation=LOLA + ", Sec. 4.2",
+        summary="LOLA, exact: first-order Taylor lookahead through the opponent's step",
+    )
+)
+LEARNERS.add(
+    Learner(
+        name="nl-pg",
+        fn=nl_pg,
+        params=NLPGParams,
+        sampled=True,
+        citation=LOLA + ", Sec. 4.3",
+        summary="naive learner, policy-gradient estimate from the played batch",
+    )
+)
+LEARNERS.add(
+    Learner(
+        name="lola-pg",
+        fn=lola_pg,
+        params=LolaPGParams,
+        sampled=True,
+        citation=LOLA + ", Sec. 4.3",
+        summary="LOLA with policy-gradient estimates, incl. the second-order cross term",
+    )
+)
+LEARNERS.add(
+    Learner(
+        name="lola-dice",
+        fn=lola_dice,
+        params=LolaDiceParams,
+        sampled=True,
+        citation=DICE + ", Sec. 5.2",
+        summary="LOLA-DiCE: differentiate own return through k opponent DiCE steps",
+    )
+)

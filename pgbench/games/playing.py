@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from pgbench.errors import InvalidSpecError, NonFiniteGradientError
-from pgbench.games import learners as _learners
 from pgbench.games.exact import as_game, check_thetas, cooperation_probs, derivatives
 from pgbench.games.joint import GameSampler
+from pgbench.games.learners import Context
 from pgbench.registry import LEARNERS
 from pgbench.seeding import derive_seed
 
@@ -137,7 +137,7 @@ def play(
     for spec in (learner1, learner2):
         name, params = _spec(spec)
         fns.append(LEARNERS.get(name))
-        hps.append(_learners.learner_params(name, **params))
+        hps.append(LEARNERS.params(name, **params))
         names.append(name)
     sampled = any(fn.sampled for fn in fns)
     if sampled and g.horizon is None:
@@ -167,10 +167,10 @@ def play(
             rows.append((it, k + 1, float(reward[k]), float(sampled_r[k]), *map(float, coop[k])))
         if it == iterations:
             break
-        ctx = _learners.Context(g, it, x, sampler, batch, int(seed))
+        ctx = Context(g, it, x, sampler, batch, int(seed))
         steps = []
         for k in (0, 1):
-            delta, states[k] = fns[k](ctx, k, states[k], hps[k])
+            delta, states[k] = fns[k].fn(ctx, k, states[k], hps[k])
             steps.append(np.asarray(delta, dtype=np.float64))
         x = x + np.concatenate(steps)
         if not np.all(np.isfinite(x)):

@@ -95,6 +95,8 @@ class Policy:
         scratch_rows: lane scratch rows the cores need beyond ``n_actions``.
         distributions: ``(theta (P,), obs (N, obs_dim)) -> Distributions``, or None.
         init_fn: ``seed -> theta (P,)``, replacing the Gaussian default of :meth:`init`.
+        exact_form: True where :mod:`pgbench.exact` has this policy's J, grad J and Fisher
+            in closed form on a tabular env (tabular softmax: theta the (S, A) logit table).
     """
 
     name: str
@@ -110,6 +112,7 @@ class Policy:
     scratch_rows: int = 0
     distributions: Callable[[np.ndarray, np.ndarray], Distributions] | None = None
     init_fn: Callable[[int], np.ndarray] | None = None
+    exact_form: bool = False
 
     @property
     def continuous(self) -> bool:
@@ -156,4 +159,6 @@ def greedy(policy: Policy) -> Policy:
 
         return PolicyCores(sample, inner.log_prob, inner.score)
 
-    return dataclasses.replace(policy, name=f"greedy({policy.name})", make_cores=make_cores)
+    return dataclasses.replace(
+        policy, name=f"greedy({policy.name})", make_cores=make_cores, exact_form=False
+    )

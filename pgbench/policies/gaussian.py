@@ -22,13 +22,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from pydantic import Field
 
 from pgbench.errors import InvalidSpecError
 from pgbench.kernels.nets import LOG_2PI
+from pgbench.params import HyperParams
 from pgbench.policies import mlp
 from pgbench.policies.base import Policy, PolicyCores
 from pgbench.policies.distributions import MlpGaussian
-from pgbench.registry import POLICIES
+from pgbench.registry import POLICIES, Component
 
 U_MIN = 2.0**-53
 U_MAX = 1.0 - 2.0**-53
@@ -140,15 +142,26 @@ def log_prob_ref(theta, obs, actions, d, hidden) -> np.ndarray:
     return -0.5 * z * z - theta[-1] - HALF_LOG_2PI
 
 
-@POLICIES.register("gaussian")
+MeanHidden = mlp.hidden_sizes("gaussian", min_layers=0)
+
+
+class GaussianParams(HyperParams):
+    """Parameters of ``gaussian``."""
+
+    hidden: MeanHidden = Field(
+        (), description="mean network layer sizes: [] (linear mean), 1 or 2 layers"
+    )
+    log_std_init: float = Field(0.0, description="initial log sigma (a finite number)")
+
+
 def make_gaussian(env, hidden=(), log_std_init: float = 0.0) -> Policy:
     """Gaussian policy for ``env``'s scalar continuous action.
 
-    Args:
+    Args (validated by :class:`GaussianParams`):
         hidden: mean network hidden sizes: [] (linear mean, default), or 1 or 2 layers.
         log_std_init: initial log sigma (the last parameter).
     """
-    hidden = mlp.check_hidden("gaussian", hidden, min_layers=0)
+    hidden = tuple(hidden)
     if not env.continuous:
         raise InvalidSpecError(
             f"gaussian needs a continuous action; {env.describe()} has {env.n_actions} discrete "
@@ -160,14 +173,6 @@ def make_gaussian(env, hidden=(), log_std_init: float = 0.0) -> Policy:
         )
     if env.discrete_obs:
         raise InvalidSpecError(f"gaussian needs vector observations; {env.describe()} has states")
-    try:
-        ok = math.isfinite(float(log_std_init)) and not isinstance(log_std_init, bool)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise InvalidSpecError(
-            f"gaussian: log_std_init must be a finite number, got {log_std_init!r}"
-        )
     log_std_init = float(log_std_init)
     D = env.obs_dim
     P = mlp.n_params(D, hidden, 1) + 1
@@ -191,3 +196,6 @@ def make_gaussian(env, hidden=(), log_std_init: float = 0.0) -> Policy:
         distributions=MlpGaussian(D, hidden),
         init_fn=init_fn,
     )
+
+
+POLICIES.add(Component(name="gaussian", fn=make_gaussian, params=GaussianParams))

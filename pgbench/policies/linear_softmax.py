@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from pydantic import Field
 
 from pgbench.errors import InvalidSpecError
+from pgbench.params import HyperParams
 from pgbench.policies.base import Policy, PolicyCores
 from pgbench.policies.distributions import LinearLogits
-from pgbench.registry import POLICIES
+from pgbench.registry import POLICIES, Component
 
 
 def _make_cores_factory(A: int, D: int):
@@ -95,7 +97,12 @@ def score_ref(theta: np.ndarray, obs: np.ndarray, actions: np.ndarray, A: int) -
     return (w[:, :, None] * phi[:, None, :]).reshape(len(obs), -1)
 
 
-@POLICIES.register("linear-softmax")
+class LinearSoftmaxParams(HyperParams):
+    """Parameters of ``linear-softmax``."""
+
+    init_scale: float = Field(0.0, description="std of the Gaussian initial weights")
+
+
 def make_linear_softmax(env, init_scale: float = 0.0) -> Policy:
     """Linear softmax over ``env``'s observation vector, theta (A, d + 1)."""
     if env.continuous:
@@ -121,3 +128,8 @@ def make_linear_softmax(env, init_scale: float = 0.0) -> Policy:
         score_ref=lambda theta, obs, actions: score_ref(theta, obs, actions, A),
         distributions=LinearLogits(D, A),
     )
+
+
+POLICIES.add(
+    Component(name="linear-softmax", fn=make_linear_softmax, params=LinearSoftmaxParams)
+)

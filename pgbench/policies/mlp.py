@@ -36,14 +36,17 @@ CUDA targets give the same bits.
 from __future__ import annotations
 
 import math
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import AfterValidator, Field
 
 from pgbench.errors import InvalidSpecError
 from pgbench.kernels.mathcore import make_tanh
+from pgbench.params import HyperParams
 from pgbench.policies.base import Policy, PolicyCores
 from pgbench.policies.distributions import MlpLogits
-from pgbench.registry import POLICIES
+from pgbench.registry import POLICIES, Component
 
 HIDDEN_GAIN = math.sqrt(2.0)
 POLICY_OUT_GAIN = 0.01
@@ -73,6 +76,12 @@ def check_hidden(owner: str, hidden, min_layers: int = 1, max_layers: int = 2) -
             f"{owner}: hidden must be a list of {want} positive layer sizes, got {hidden!r}"
         )
     return tuple(int(h) for h in sizes)
+
+
+def hidden_sizes(owner: str, min_layers: int = 1) -> Any:
+    """The type of a ``hidden`` parameter: layer sizes as :func:`check_hidden` accepts
+    them (a list, a tuple or one int), held as a tuple of ints."""
+    return Annotated[Any, AfterValidator(lambda h: check_hidden(owner, h, min_layers))]
 
 
 def layer_shapes(d: int, hidden: tuple[int, ...], k: int) -> list[tuple[int, int]]:
@@ -328,14 +337,23 @@ def softmax_score_ref(theta, obs, actions, d, hidden, A) -> np.ndarray:
     return vjp_rows_ref(theta, obs, np.eye(A)[np.asarray(actions)] - p, d, hidden, A)
 
 
-@POLICIES.register("mlp-softmax")
+SoftmaxHidden = hidden_sizes("mlp-softmax")
+
+
+class MlpSoftmaxParams(HyperParams):
+    """Parameters of ``mlp-softmax``."""
+
+    hidden: SoftmaxHidden = Field((64, 64), description="1 or 2 layer sizes")
+
+
 def make_mlp_softmax(env, hidden=(64, 64)) -> Policy:
     """Softmax over A logits of a tanh MLP of ``env``'s observation vector.
 
     Args:
-        hidden: 1 or 2 hidden layer sizes (default [64, 64]).
+        hidden: 1 or 2 hidden layer sizes (default [64, 64]), as
+            :class:`MlpSoftmaxParams` validates them.
     """
-    hidden = check_hidden("mlp-softmax", hidden)
+    hidden = tuple(hidden)
     if env.continuous:
         raise InvalidSpecError(
             f"mlp-softmax needs discrete actions; {env.describe()} has a continuous action "
@@ -362,3 +380,6 @@ def make_mlp_softmax(env, hidden=(64, 64)) -> Policy:
         distributions=MlpLogits(D, hidden, A),
         init_fn=lambda seed: orthogonal_init(seed, D, hidden, A, POLICY_OUT_GAIN),
     )
+
+
+POLICIES.add(Component(name="mlp-softmax", fn=make_mlp_softmax, params=MlpSoftmaxParams))

@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from pydantic import Field
 
 from pgbench.errors import InvalidSpecError
+from pgbench.params import HyperParams
 from pgbench.policies.base import Policy, PolicyCores
 from pgbench.policies.distributions import TabularLogits
-from pgbench.registry import POLICIES
+from pgbench.registry import POLICIES, Component
 
 
 def _make_cores_factory(S: int, A: int):
@@ -67,7 +69,12 @@ def probs_table(theta: np.ndarray, S: int, A: int) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-@POLICIES.register("tabular-softmax")
+class TabularSoftmaxParams(HyperParams):
+    """Parameters of ``tabular-softmax``."""
+
+    init_scale: float = Field(0.0, description="std of the Gaussian initial logits")
+
+
 def make_tabular_softmax(env, init_scale: float = 0.0) -> Policy:
     """One logit per (state, action) of a discrete-state ``env``."""
     if env.continuous:
@@ -103,4 +110,10 @@ def make_tabular_softmax(env, init_scale: float = 0.0) -> Policy:
         probs_ref=probs_ref,
         score_ref=score_ref,
         distributions=TabularLogits(S, A),
+        exact_form=True,
     )
+
+
+POLICIES.add(
+    Component(name="tabular-softmax", fn=make_tabular_softmax, params=TabularSoftmaxParams)
+)

@@ -33,7 +33,7 @@ from pgbench.errors import PgbenchError
 from pgbench.experiments import get_experiment
 from pgbench.metrics import MAY_BE_NAN
 from pgbench.plugins import one_line
-from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, LEARNERS, POLICIES
+from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, GAME_ESTIMATORS, LEARNERS, POLICIES
 from pgbench.run.sweep import Cell
 
 Status = Literal["done", "skipped", "failed"]
@@ -101,7 +101,9 @@ def component_modules(cells: Sequence[Cell]) -> dict[str, str]:
     found: dict[str, str] = {}
     for cell in cells:
         wanted = [(ENVS, cell.env.name), (POLICIES, cell.policy.name)]
-        wanted += [(r, cell.method.name) for r in (ESTIMATORS, ALGORITHMS, LEARNERS)]
+        wanted += [
+            (r, cell.method.name) for r in (ESTIMATORS, ALGORITHMS, LEARNERS, GAME_ESTIMATORS)
+        ]
         for registry, name in wanted:
             if name not in registry:
                 continue

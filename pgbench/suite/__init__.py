@@ -38,10 +38,10 @@ for that env; a policy no env accepts, or an env no policy accepts, is an
 error), and estimator params (also those of a path) are validated with
 :func:`pgbench.estimator_params`.
 
-Parameters are strictly typed: estimator, algorithm and learner hyperparameters (nested
-ones too) are :class:`pgbench.params.HyperParams` (no strings or booleans for numbers,
-no numbers for booleans, finite floats, ints where floats are expected); env and policy
-params must fit their factory's int / float / bool / str annotations the same way.
+Parameters are strictly typed: every component's parameters (env, policy, estimator,
+algorithm, learner, game estimator; nested ones too) are validated by its Params model, a
+:class:`pgbench.params.HyperParams` (no strings or booleans for numbers, no numbers for
+booleans, finite floats, ints where floats are expected).
 
 Bounds, each checked before anything large is built, with the size in the message:
 

@@ -172,12 +172,10 @@ class Suite(BaseModel):
         built: list[tuple[int, Any, int, Any]] = []
         for j, spec in enumerate(self.policies):
             try:
-                factory = POLICIES.get(spec.name)
+                component = POLICIES.get(spec.name)
             except PgbenchError as exc:
                 fail(("policies", j, "name"), str(exc))
-            check_factory_params(
-                factory, spec.params, "policy", spec.name, ("policies", j, "params"), skip=("env",)
-            )
+            check_factory_params(component, spec.params, "policy", ("policies", j, "params"))
             first_error, before = None, len(built)
             for i, env in enumerate(envs):
                 try:

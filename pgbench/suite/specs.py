@@ -7,15 +7,16 @@ hash); its :attr:`~Spec.display` label names it in tables and plots.
 
 from __future__ import annotations
 
-import inspect
+import typing
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pgbench.api import make_env, make_policy
-from pgbench.errors import PgbenchError
-from pgbench.registry import ENVS, suggest
+from pgbench.errors import InvalidSpecError, PgbenchError
+from pgbench.registry import ENVS, Component, own_error
 from pgbench.suite.errors import Loc, fail, one_line
+from pgbench.suite.translate import fail_params
 from pgbench.suite.types import Name, Params
 
 
@@ -34,38 +35,40 @@ def default_label(name: str, params: dict) -> str:
     return name + "(" + ",".join(f"{k}={_short(v)}" for k, v in params.items()) + ")"
 
 
-_STRICT = {
-    tp: TypeAdapter(tp, config=ConfigDict(strict=True, allow_inf_nan=False))
-    for tp in (int, float, bool, str)
-}
-
-
-def check_factory_params(
-    factory, params: dict, kind: str, name: str, where: Loc, skip: tuple[str, ...] = ()
-) -> None:
-    """Reject keys ``factory`` does not take and values that do not fit its int/float/bool/str
-    annotations (strict: no strings for numbers, no booleans for numbers; finite floats),
-    each at its own key."""
+def check_factory_params(component: Component, params: dict, kind: str, where: Loc) -> None:
+    """Validate ``params`` (at ``where``) with the Params model of ``component``, an env or
+    policy factory: an unknown key is reported at the key (with the closest parameter
+    names), a value of the wrong type (strict: no strings or booleans for numbers; finite
+    floats) at the value, and a bound the model checks itself as :func:`fail_built` does."""
     try:
-        sig = inspect.signature(factory, eval_str=True)
-    except (NameError, TypeError, ValueError):
-        sig = inspect.signature(factory)
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return
-    known = {k: p for k, p in sig.parameters.items() if k not in skip}
-    for key, value in params.items():
-        if key not in known:
-            hint = suggest(key, list(known)) if known else "; it takes no parameters"
-            fail((*where, key), f"{kind} {name!r} has no parameter {key!r}{hint}", at_key=True)
-        annotation = known[key].annotation
-        if annotation in (int, float, bool, str):
-            try:
-                _STRICT[annotation].validate_python(value)
-            except ValidationError as exc:
-                fail(
-                    (*where, key),
-                    f"{kind} {name!r} parameter {key!r}: {exc.errors()[0]['msg']}, got {value!r}",
-                )
+        component.validate(params)
+    except ValidationError as exc:
+        own = own_error(exc)
+        if own is not None:
+            fail_built(where, params, own)
+        err = exc.errors()[0]
+        name = component.name
+        key = err["loc"][0] if err["loc"] else None  # the parameter at fault
+        if key is None:
+            msg = f"{kind} {name!r}: {err['msg']}"
+        elif err["type"] == "extra_forbidden":
+            takes_none = "" if component.params.model_fields else "; it takes no parameters"
+            msg = f"{kind} {name!r} has no parameter {key!r}{takes_none}"
+        else:
+            got = f", got {params[key]!r}" if key in params else ""
+            msg = f"{kind} {name!r} parameter {key!r}: {err['msg']}{got}"
+        fail_params(where, component.params, params, InvalidSpecError(msg))
+
+
+def fail_built(where: Loc, params: dict, exc: BaseException) -> typing.NoReturn:
+    """Report ``exc``, raised by a component checking or building with ``params`` (the
+    mapping at ``where``): at the parameter it names (``exc.param``, e.g. a
+    :class:`~pgbench.envs.checks.SizeError`), else at the mapping (or its entry when there
+    are no params)."""
+    param = getattr(exc, "param", None)  # the parameter responsible, if the error names one
+    if param in params:
+        fail((*where, param), one_line(exc))
+    fail(where if params else where[:-1], one_line(exc))
 
 
 class Spec(BaseModel):
@@ -109,17 +112,15 @@ class PolicySpec(Spec):
 def build_env(i: int, spec: EnvSpec):
     """The environment of ``envs[i]``; its problems as validation errors at their keys."""
     try:
-        factory = ENVS.get(spec.name)
+        component = ENVS.get(spec.name)
     except PgbenchError as exc:
         fail(("envs", i, "name"), str(exc))
-    check_factory_params(factory, spec.params, "environment", spec.name, ("envs", i, "params"))
+    where = ("envs", i, "params")
+    check_factory_params(component, spec.params, "environment", where)
     try:
         return spec.build()
     except (PgbenchError, ValueError, TypeError) as exc:
-        param = getattr(exc, "param", None)  # the parameter responsible, if the error names one
-        if param in spec.params:
-            fail(("envs", i, "params", param), one_line(exc))
-        fail(("envs", i, "params") if spec.params else ("envs", i), one_line(exc))
+        fail_built(where, spec.params, exc)
 
 
 def check_labels(field: str, kind: str, specs: tuple[Spec, ...]) -> None:

@@ -52,7 +52,6 @@ from pgbench.errors import (
     NonFiniteGradientError,
     PgbenchError,
 )
-from pgbench.estimators.natural import restricted_direction
 from pgbench.experiments.gradient_quality.suite import EXACT, ThetaSpec, budget_sizes
 from pgbench.experiments.output import CellOutput, MetricRow
 from pgbench.kernels import timing
@@ -417,9 +416,9 @@ def reference_value(
     * ``natural-gradient``: :func:`pgbench.exact_natural_gradient` (``exact-natural``);
       NoExactFormError where the env has no exact Fisher (a Monte Carlo natural gradient
       from ``episodes`` stored episodes would not fit in memory on CartPole).
-    * ``restricted-step``: ``sqrt(2 epsilon / g.g) g`` of the reference gradient g,
-      ``epsilon`` from the params (``<label of g>-restricted``; a Monte Carlo g passes
-      on a first-order noise estimate, :meth:`Reference.then`).
+    * ``restricted-step``: the estimator's ``from_gradient(g, params)`` of the reference
+      gradient g, for ``restricted`` ``sqrt(2 epsilon / g.g) g`` (``<label of g>-restricted``;
+      a Monte Carlo g passes on a first-order noise estimate, :meth:`Reference.then`).
     """
     kind = estimand(name)
     if kind == "natural-gradient":
@@ -434,8 +433,11 @@ def reference_value(
     gradient = gradient or reference_gradient(env, policy, theta, seed, episodes, backend)
     if kind == "gradient":
         return gradient
-    epsilon = estimator_params(name, **(params or {})).epsilon
-    return gradient.then(lambda g: restricted_direction(g, epsilon), "-restricted")
+    from_gradient = ESTIMATORS.get(name).from_gradient
+    if from_gradient is None:
+        raise ValueError(f"estimator {name!r} estimates a {kind!r} but has no from_gradient")
+    hp = estimator_params(name, **(params or {}))
+    return gradient.then(lambda g: from_gradient(g, hp), "-restricted")
 
 
 def _cell_point(cell, env, policy, backend: str) -> np.ndarray:

@@ -45,7 +45,6 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
-from pgbench.api import estimator_params
 from pgbench.errors import PgbenchError
 from pgbench.registry import ESTIMATORS, suggest
 from pgbench.sampling import rollout_problem
@@ -206,7 +205,7 @@ class GradientQualitySuite(Suite):
             except PgbenchError as exc:
                 fail(("estimators", k, "name"), str(exc))
             try:
-                estimator_params(spec.name, **spec.params)
+                ESTIMATORS.params(spec.name, **spec.params)
             except PgbenchError as exc:
                 fail_params(("estimators", k, "params"), est.params, spec.params, exc)
         check_labels("estimators", "estimator", self.estimators)
@@ -313,6 +312,6 @@ def check_theta(where: Loc, spec: ThetaSpec) -> None:
     except PgbenchError as exc:
         fail((*where, "estimator"), f"{exc} (or {EXACT!r})")
     try:
-        estimator_params(spec.estimator, **spec.params)
+        ESTIMATORS.params(spec.estimator, **spec.params)
     except PgbenchError as exc:
         fail_params((*where, "params"), est.params, spec.params, exc)

@@ -27,7 +27,6 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from pgbench.algorithms.base import algorithm_params
 from pgbench.algorithms.budget import budget_warning, steps_per_update
 from pgbench.errors import PgbenchError
 from pgbench.registry import ALGORITHMS, suggest
@@ -118,7 +117,7 @@ class LearningCurveSuite(Suite):
             except PgbenchError as exc:
                 fail(("algorithms", k, "name"), str(exc))
             try:
-                algorithm_params(spec.name, **spec.params)
+                ALGORITHMS.params(spec.name, **spec.params)
             except PgbenchError as exc:
                 fail_params(("algorithms", k, "params"), algo.params, spec.params, exc)
         check_labels("algorithms", "algorithm", self.algorithms)

@@ -22,7 +22,9 @@ the exact derivative of the same H-round value (:func:`pgbench.games.exact.deriv
 * ``dice-hessian``: the DiCE Hessian of V^1 (10, 10);
 
 each with param ``baseline`` (``none``, ``time``, or ``value`` = Loaded DiCE with the
-exact state values of the infinite game as b(s); the cross term takes none / time).
+exact state values of the infinite game as b(s); the cross term takes none / time), as
+registered in :data:`pgbench.registry.GAME_ESTIMATORS`
+(:mod:`pgbench.games.estimator_registry`).
 Metrics at x = N (means over the R repeats): ``cosine`` (cosine similarity of the
 flattened estimate and exact value), ``correlation`` (Pearson correlation of their
 entries), ``rel_error`` (||est - exact|| / ||exact||, Frobenius), ``pairwise_cosine``
@@ -35,16 +37,20 @@ import time
 
 import numpy as np
 
-from pgbench.errors import InvalidSpecError, NonFiniteGradientError
+from pgbench.errors import NonFiniteGradientError
 from pgbench.experiments.output import CellOutput, MetricRow
-from pgbench.games import is_tit_for_tat, play, tft_score
-from pgbench.games.estimators import dice_derivatives, lola_cross_term
+from pgbench.games import (
+    estimator_registry,  # noqa: F401  (registration)
+    is_tit_for_tat,
+    play,
+    tft_score,
+)
 from pgbench.games.exact import derivatives, joint_table, make_game
 from pgbench.games.joint import GameSampler
+from pgbench.registry import GAME_ESTIMATORS
 from pgbench.seeding import GAME_THETA, derive_seed, keyed_rng
 
 STATES = ("start", "CC", "CD", "DC", "DD")
-BASELINES = ("none", "time", "value")
 
 
 def run_cell(cell) -> CellOutput:
@@ -87,17 +93,6 @@ def run_cell(cell) -> CellOutput:
 # ---------------------------------------------------------------- estimator quality
 
 
-def estimator_params(params: dict) -> str:
-    """The baseline of a game estimator's params (one-line errors)."""
-    extra = set(params) - {"baseline"}
-    if extra:
-        raise InvalidSpecError(f"game estimators take only 'baseline', got {sorted(extra)[0]!r}")
-    baseline = params.get("baseline", "none")
-    if baseline not in BASELINES:
-        raise InvalidSpecError(f"baseline must be one of {BASELINES}, got {baseline!r}")
-    return baseline
-
-
 def point(spec) -> np.ndarray:
     """x (10,) of a :class:`~pgbench.experiments.two_agent.suite.PointSpec`."""
     rng = keyed_rng(spec.seed, GAME_THETA)
@@ -110,27 +105,6 @@ def state_values(game, x: np.ndarray) -> np.ndarray:
     J = joint_table(x)[0]
     v = np.linalg.solve(np.eye(4) - game.gamma * J[1:], game.payoffs.T)  # (4, 2)
     return (J @ v).T
-
-
-def estimate(name: str, batch, baseline: str, values: np.ndarray) -> np.ndarray:
-    """The estimate of ``name`` from one batch (flat array)."""
-    if name == "pg-gradient":
-        return dice_derivatives(batch, 0, baseline, values[0], order=1)[0]
-    if name == "lola-pg-cross-term":
-        if baseline == "value":
-            raise InvalidSpecError("lola-pg-cross-term takes baseline 'none' or 'time'")
-        return lola_cross_term(batch, 1, baseline).ravel()
-    if name == "dice-hessian":
-        return dice_derivatives(batch, 0, baseline, values[0], order=2)[1].ravel()
-    raise InvalidSpecError(f"unknown game estimator {name!r}")
-
-
-def exact_target(name: str, d) -> np.ndarray:
-    if name == "pg-gradient":
-        return d.grad[0]
-    if name == "lola-pg-cross-term":
-        return d.hess[1][:5, 5:].ravel()
-    return d.hess[0].ravel()
 
 
 def quality_metrics(estimates: np.ndarray, exact: np.ndarray) -> dict[str, float]:
@@ -158,10 +132,11 @@ def run_estimator_cell(cell) -> CellOutput:
     """Rows of a ``game-estimators`` cell (see the module docstring)."""
     settings = cell.settings
     game = game_of(cell.env)
-    baseline = estimator_params(cell.method.params)
+    estimator = GAME_ESTIMATORS.get(cell.method.name)
+    hp = GAME_ESTIMATORS.params(cell.method.name, **cell.method.params)
     x = point(cell.theta)
     d = derivatives(game, x, game.horizon)
-    exact = exact_target(cell.method.name, d)
+    exact = estimator.exact_target(d)
     values = state_values(game, x)
     sampler = GameSampler(game, settings["backend"])
     rows: list[MetricRow] = []
@@ -170,7 +145,7 @@ def run_estimator_cell(cell) -> CellOutput:
         start = time.perf_counter()
         for r in range(settings["repeats"]):
             batch = sampler.batch(x, N, derive_seed(cell.seed, "estimate", N, r))
-            ests.append(estimate(cell.method.name, batch, baseline, values))
+            ests.append(estimator.fn(batch, hp, values))
         seconds = (time.perf_counter() - start) / settings["repeats"]
         ests = np.array(ests)
         if not np.all(np.isfinite(ests)):

@@ -34,9 +34,8 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 from pgbench.errors import PgbenchError
-from pgbench.experiments.two_agent.run import estimator_params, game_of
-from pgbench.games.learners import learner_params
-from pgbench.registry import LEARNERS, suggest
+from pgbench.experiments.two_agent.run import game_of
+from pgbench.registry import GAME_ESTIMATORS, LEARNERS, suggest
 from pgbench.suite.base import Suite, first_repeat
 from pgbench.suite.errors import fail
 from pgbench.suite.specs import EnvSpec, PolicySpec, Spec, check_labels, default_label
@@ -160,14 +159,14 @@ class TwoAgentSuite(_GameSuite):
             for a, spec in enumerate(pairing.learners):
                 where = ("pairings", k, "learners", a)
                 try:
-                    fn = LEARNERS.get(spec.name)
+                    learner = LEARNERS.get(spec.name)
                 except PgbenchError as exc:
                     fail((*where, "name") if spec.params or spec.label else where, str(exc))
                 try:
-                    learner_params(spec.name, **spec.params)
+                    LEARNERS.params(spec.name, **spec.params)
                 except PgbenchError as exc:
-                    fail_params((*where, "params"), fn.params, spec.params, exc)
-                if fn.sampled:
+                    fail_params((*where, "params"), learner.params, spec.params, exc)
+                if learner.sampled:
                     for i, g in enumerate(games):
                         if g.horizon is None and self.runs(self.envs[i], pairing):
                             fail(
@@ -193,9 +192,6 @@ class TwoAgentSuite(_GameSuite):
         return only is None or env.display in only
 
 
-ESTIMATOR_NAMES = ("pg-gradient", "lola-pg-cross-term", "dice-hessian")
-
-
 class GameEstimatorSuite(_GameSuite):
     """Sampled gradients, LOLA-PG cross terms and DiCE Hessians against exact ones."""
 
@@ -216,25 +212,25 @@ class GameEstimatorSuite(_GameSuite):
             if game_of(e).horizon is None:
                 fail(("envs", i), f"game {e.display!r} needs a horizon (rounds per episode)")
         for k, spec in enumerate(self.estimators):
-            if spec.name not in ESTIMATOR_NAMES:
+            try:
+                estimator = GAME_ESTIMATORS.get(spec.name)
+            except PgbenchError as exc:
                 where = (
                     ("estimators", k, "name") if spec.params or spec.label else ("estimators", k)
                 )
-                fail(
-                    where,
-                    f"unknown game estimator {spec.name!r}"
-                    + suggest(spec.name, list(ESTIMATOR_NAMES)),
-                )
+                fail(where, str(exc))
             try:
-                estimator_params(spec.params)
+                GAME_ESTIMATORS.params(spec.name, **spec.params)
             except PgbenchError as exc:
                 where = ("estimators", k, "params")
-                unknown = sorted(key for key in spec.params if key != "baseline")
+                fields = list(estimator.params.model_fields)
+                unknown = sorted(key for key in spec.params if key not in fields)
                 if unknown:  # the unknown key the message names, at the key
-                    hint = suggest(unknown[0], ["baseline"])
+                    hint = suggest(unknown[0], fields)
                     hint = hint if hint.startswith("; did you mean") else ""
                     fail((*where, unknown[0]), f"{exc}{hint}", at_key=True)
-                fail((*where, "baseline"), str(exc))
+                given = [key for key in spec.params if key in fields]  # the value at fault
+                fail((*where, *given[:1]), str(exc))
         repeat = first_repeat(self.batch_sizes)
         for i, n in enumerate(self.batch_sizes):
             if i == repeat:
