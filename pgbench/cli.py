@@ -45,9 +45,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pgbench import compare, side_by_side
+from pgbench.console import ProgressObserver, count, print_run_table, summary_line
 from pgbench.errors import PgbenchError
-from pgbench.experiments import parse_suite
-from pgbench.experiments.gradient_quality import ranking
+from pgbench.experiments import get_kind, parse_suite
 from pgbench.plugins import load_plugins, plugin_modules
 from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, GAME_ESTIMATORS, LEARNERS, POLICIES
 from pgbench.report import write_report
@@ -185,9 +185,6 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
-    import pgbench.algorithms  # noqa: F401  (registration)
-    import pgbench.api  # noqa: F401  (registration)
-
     sections = [
         ("environments", ENVS),
         ("policies", POLICIES),
@@ -228,7 +225,7 @@ def _run(args: argparse.Namespace) -> int:
     out_console = Console(highlight=False)
     if not out_console.is_terminal:  # logs and pipes: do not squeeze tables into 80 columns
         out_console = Console(highlight=False, width=200)
-    with _ProgressObserver(err, quiet=args.quiet) as observer:
+    with ProgressObserver(err, quiet=args.quiet) as observer:
         summary = run_suite(
             suite,
             run_dir,
@@ -240,14 +237,16 @@ def _run(args: argparse.Namespace) -> int:
         )
     files = _write_reports(summary)
     if not args.quiet:
-        _print_summary(out_console, summary)
+        show = get_kind(suite.experiment).console_summary
+        if show is not None and summary.table is not None and not summary.table.empty:
+            show(out_console, summary.table)
         for f in summary.failed:
             err.print(
                 f"[red]failed[/] ({f.failure}) {f.cell.hash} {f.cell.describe()}: {f.error}",
                 markup=True,
                 soft_wrap=True,
             )
-        _print_run_table(out_console, summary)
+        print_run_table(out_console, summary)
         out_console.print(
             f"results: {summary.run_dir}/ (cells/, {summary.files['csv'].name}, "
             f"{summary.files['metadata'].name}"
@@ -256,7 +255,7 @@ def _run(args: argparse.Namespace) -> int:
             + ")",
             soft_wrap=True,
         )
-    out_console.print(_summary_line(summary), soft_wrap=True)
+    out_console.print(summary_line(summary), soft_wrap=True)
     return EXIT_OK if summary.ok else EXIT_FAILED_CELLS
 
 
@@ -294,161 +293,8 @@ def _report(args: argparse.Namespace) -> int:
     *parts, md, page = write_report(args.results_dir, args.out)
     figures = sum(p.suffix == ".png" for p in parts)
     tables = sum(p.suffix == ".md" for p in parts)
-    print(f"report: {md}, {page} ({_count(figures, 'figure')}, {_count(tables, 'table')})")
+    print(f"report: {md}, {page} ({count(figures, 'figure')}, {count(tables, 'table')})")
     return EXIT_OK
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _summary_line(summary) -> str:
-    """``N cells: a run, b already finished, c failed (t s)`` (+ where to look)."""
-    line = (
-        f"{len(summary.cells)} cells: {summary.count('done')} run, "
-        f"{summary.count('skipped')} already finished, {len(summary.failed)} failed "
-        f"({summary.seconds:.1f} s)"
-    )
-    if summary.failed:
-        line += f"; see {summary.run_dir / 'failures.jsonl'}"
-    return line
-
-
-def _print_run_table(console, summary) -> None:
-    """Cells by outcome (failures by kind), retries and wall time."""
-    from collections import Counter
-
-    from rich.table import Table
-
-    table = Table(title=f"run of {summary.run_dir}", title_justify="left")
-    table.add_column("cells", overflow="fold")
-    table.add_column("count", justify="right")
-    table.add_row("run now", str(summary.count("done")))
-    table.add_row("already finished", str(summary.count("skipped")))
-    kinds = Counter(o.failure for o in summary.failed)
-    table.add_row("failed", str(len(summary.failed)))
-    for kind, n in sorted(kinds.items()):
-        table.add_row(f"  {kind}", str(n))
-    table.add_row("needed a retry", str(summary.retried))
-    table.add_row("total", str(len(summary.cells)))
-    console.print(table)
-
-
-class _ProgressObserver:
-    """Progress over the cells of a run on stderr: a live rich bar on a terminal (cells
-    done / failed / skipped, elapsed time and ETA), else one line per cell (readable in
-    CI logs); nothing at all if ``quiet``."""
-
-    def __init__(self, console, quiet: bool = False) -> None:
-        self.console = console
-        self.quiet = quiet
-        self.live = console.is_terminal and not quiet
-        self.progress = self._bar(console) if self.live else None
-        self.task = None
-        self.total = self.seen = 0
-        self.counts = {"done": 0, "failed": 0, "skipped": 0}
-
-    @staticmethod
-    def _bar(console):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        return Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("[green]{task.fields[done]} done[/] [red]{task.fields[failed]} failed[/]"),
-            TextColumn("{task.fields[skipped]} skipped"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[last]}"),
-            console=console,
-            transient=True,
-        )
-
-    def __enter__(self):
-        if self.live:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.live:
-            self.progress.stop()
-
-    def started(self, cells, pending) -> None:
-        self.total = len(pending)
-        skipped = len(cells) - len(pending)
-        if not self.quiet:
-            self.console.print(
-                f"{len(cells)} cells, {len(pending)} to run"
-                + (f" ({skipped} finished before)" if skipped else "")
-            )
-        if self.live:  # the bar counts the cells to run, so its ETA is theirs
-            self.task = self.progress.add_task("cells", total=len(pending), last="", **self.counts)
-
-    def finished(self, outcome) -> None:
-        self.counts[outcome.status] += 1
-        if outcome.status == "skipped":
-            if self.live:
-                self.progress.update(self.task, **self.counts)
-            return
-        self.seen += 1
-        what = f"{outcome.cell.describe()} ({outcome.seconds:.1f} s)"
-        if self.live:
-            self.progress.update(self.task, advance=1, last=what, **self.counts)
-        if self.quiet or (self.live and outcome.status != "failed"):
-            return
-        status = "FAILED" if outcome.status == "failed" else "done"
-        tries = f", {outcome.attempts} attempts" if outcome.attempts > 1 else ""
-        self.console.print(
-            f"[{self.seen}/{self.total}] {status} {what}{tries}", soft_wrap=True, markup=False
-        )
-
-
-def _print_summary(console, summary) -> None:
-    """The compact ranking: one table per (env, policy, theta), one row per estimator, its
-    MSE rank at every batch size, and its median MSE (bootstrap interval over seeds),
-    cosine, env steps and seconds per estimate at the largest batch size."""
-    import pandas as pd
-    from rich.table import Table
-
-    if summary.table is None or summary.table.empty:
-        return
-    rank = ranking.ranking(summary.table)
-    for (env, pol, theta, ref), frame in ranking.rank_matrix(rank):
-        sizes = [c for c in frame.columns if c.startswith("N=")]
-        n_seeds = int(frame["n_seeds"].max())
-        where = " x ".join([env, pol] + ([f"theta {theta}"] if theta else []))
-        console.print(
-            f"{where}: MSE rank by batch size (median over {n_seeds} "
-            f"seed{'s' if n_seeds != 1 else ''}, reference {ref}); values at {sizes[-1]}",
-            soft_wrap=True,
-            markup=False,
-        )
-        out = Table()
-        out.add_column("estimator", overflow="fold")
-        for head in ("unb.", *sizes, "MSE", "95% CI", "cosine", "steps", "s/est"):
-            out.add_column(head, justify="right", no_wrap=True)
-        for row in frame.to_dict("records"):
-            unbiased = "-" if pd.isna(row["unbiased"]) else ("yes" if row["unbiased"] else "no")
-            out.add_row(
-                row["estimator"],
-                unbiased,
-                *("" if pd.isna(row[c]) else str(int(row[c])) for c in sizes),
-                f"{row['mse_median']:.3g}",
-                f"[{row['mse_lo']:.3g}, {row['mse_hi']:.3g}]",
-                f"{row['cosine_median']:.3g}",
-                f"{row['env_steps_median']:.0f}",
-                f"{row['seconds_median']:.2g}",
-            )
-        console.print(out)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,8 @@ class Kind:
             their paths (none without such rows). ``settings``: the run's report settings,
             the dict the runner wrote into ``metadata.json`` as ``settings`` (e.g.
             ``settings.get("targets")``: env label -> solved return); {} where none.
+        console_summary: ``(console, table) -> None``, what ``pgbench run`` prints of the
+            finished run's rows on a rich console (None: nothing but the run table).
     """
 
     name: str
@@ -54,3 +56,4 @@ class Kind:
     figures: tuple[str, ...]
     tables: tuple[str, ...]
     write_outputs: WriteOutputs
+    console_summary: Callable | None = None

@@ -3,7 +3,7 @@ against batch size (:mod:`.suite`: its keys; :mod:`.run`: one cell; :mod:`.outpu
 figures, :mod:`.figures`, and tables, :mod:`.ranking`)."""
 
 from pgbench.experiments.gradient_quality.figures import COSINE, MSE_COST, VARIANCE_MSE
-from pgbench.experiments.gradient_quality.outputs import write_outputs
+from pgbench.experiments.gradient_quality.outputs import print_summary, write_outputs
 from pgbench.experiments.gradient_quality.ranking import RANKING_MD
 from pgbench.experiments.gradient_quality.run import run_cell
 from pgbench.experiments.gradient_quality.suite import GradientQualitySuite
@@ -18,4 +18,5 @@ KIND = Kind(
     figures=(VARIANCE_MSE, COSINE, MSE_COST),
     tables=(RANKING_MD,),
     write_outputs=write_outputs,
+    console_summary=print_summary,
 )
