@@ -6,7 +6,15 @@ import math
 import typing
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 from pgbench.errors import PgbenchError
 from pgbench.registry import POLICIES
@@ -48,6 +56,7 @@ class Suite(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: ClassVar[str] = ""
     method_key: ClassVar[str] = ""  # the key listing the compared methods (a grid axis)
+    _built: list | None = PrivateAttr(default=None)  # see built_pairs
 
     name: Annotated[
         str, Strict(), Field(max_length=MAX_NAME, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -165,7 +174,26 @@ class Suite(BaseModel):
 
     def built_pairs(self) -> list[tuple[int, Any, int, Any]]:
         """(env index, env, policy index, policy), built, of every pair where the env accepts
-        the policy, in (env, policy) order. Raises the first problem as a validation error."""
+        the policy, in (env, policy) order. Raises the first problem as a validation error.
+
+        Built once per suite (validation, budget warnings and the sweep all ask for them);
+        the list is kept out of pickles and copies of the suite."""
+        if self._built is None:
+            self._built = self._build_pairs()
+        return self._built
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        private = dict(state.get("__pydantic_private__") or {})
+        private["_built"] = None
+        return {**state, "__pydantic_private__": private}
+
+    def __eq__(self, other: object) -> bool:  # by content, whether or not pairs are built
+        if not isinstance(other, Suite):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def _build_pairs(self) -> list[tuple[int, Any, int, Any]]:
         check_labels("envs", "environment", self.envs)
         check_labels("policies", "policy", self.policies)
         envs = [build_env(i, spec) for i, spec in enumerate(self.envs)]
