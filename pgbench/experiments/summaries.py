@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pgbench.results import atomic_write_bytes
+from pgbench.results import atomic_write_bytes, atomic_write_text
 from pgbench.stats import DEFAULT_BOOTSTRAP, DEFAULT_LEVEL, bootstrap_ci, group_rng
 
 if TYPE_CHECKING:
@@ -104,3 +104,20 @@ def save_png(fig: Figure, path: Path, dpi: int) -> Path:
 def suite_title(table: pd.DataFrame) -> str:
     """The suite names of ``table``, in order of appearance, comma-separated."""
     return ", ".join(dict.fromkeys(table["suite"].astype(str)))
+
+
+def write_table_files(
+    frame: pd.DataFrame,
+    markdown: str,
+    run_dir: str | Path,
+    csv_name: str,
+    md_name: str,
+    float_format: str,
+) -> list[Path]:
+    """Write ``frame`` as ``csv_name`` (floats as ``float_format``) and ``markdown`` as
+    ``md_name`` into ``run_dir``, each atomically; returns [csv path, md path]."""
+    run_dir = Path(run_dir)
+    csv_path, md_path = run_dir / csv_name, run_dir / md_name
+    atomic_write_text(csv_path, frame.to_csv(index=False, float_format=float_format))
+    atomic_write_text(md_path, markdown)
+    return [csv_path, md_path]

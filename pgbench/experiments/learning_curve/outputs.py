@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pgbench.experiments.summaries import pyplot, save_png, suite_title
-from pgbench.results import atomic_write_text
+from pgbench.experiments.summaries import pyplot, save_png, suite_title, write_table_files
 from pgbench.stats import bootstrap_ci, group_rng, iqm
 
 if TYPE_CHECKING:
@@ -343,11 +342,9 @@ def write_final_performance(
     final = final_performance(table, targets=targets)
     if final.empty:
         return []
-    run_dir = Path(run_dir)
-    csv_path, md_path = run_dir / FINAL_CSV, run_dir / FINAL_MD
-    atomic_write_text(csv_path, final.to_csv(index=False, float_format="%.17g"))
-    atomic_write_text(md_path, final_markdown(final, suite_title(table)))
-    return [csv_path, md_path]
+    return write_table_files(
+        final, final_markdown(final, suite_title(table)), run_dir, FINAL_CSV, FINAL_MD, "%.17g"
+    )
 
 
 def write_outputs(table: pd.DataFrame, out: str | Path, settings: dict) -> list[Path]:

@@ -13,8 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from pgbench.experiments.summaries import pyplot, save_png, seed_bands, suite_title
-from pgbench.results import atomic_write_text
+from pgbench.experiments.summaries import (
+    pyplot,
+    save_png,
+    seed_bands,
+    suite_title,
+    write_table_files,
+)
 
 ESTIMATORS_PNG = "game_estimators.png"
 ESTIMATORS_CSV = "game_estimators.csv"
@@ -117,11 +122,14 @@ def write_table(table: pd.DataFrame, run_dir: str | Path) -> list[Path]:
     est = estimator_table(table)
     if est.empty:
         return []
-    run_dir = Path(run_dir)
-    csv_path, md_path = run_dir / ESTIMATORS_CSV, run_dir / ESTIMATORS_MD
-    atomic_write_text(csv_path, est.to_csv(index=False, float_format="%.6g"))
-    atomic_write_text(md_path, estimator_markdown(est, suite_title(table)))
-    return [csv_path, md_path]
+    return write_table_files(
+        est,
+        estimator_markdown(est, suite_title(table)),
+        run_dir,
+        ESTIMATORS_CSV,
+        ESTIMATORS_MD,
+        "%.6g",
+    )
 
 
 def write_outputs(table: pd.DataFrame, out: str | Path, settings: dict) -> list[Path]:

@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pgbench.experiments.summaries import pyplot, save_png, suite_title
-from pgbench.results import atomic_write_text
+from pgbench.experiments.summaries import pyplot, save_png, suite_title, write_table_files
 
 REWARDS_PNG = "two_agent_rewards.png"
 POLICIES_PNG = "two_agent_policies.png"
@@ -212,11 +211,9 @@ def write_table(table: pd.DataFrame, run_dir: str | Path) -> list[Path]:
     df = two_agent_table(table)
     if df.empty:
         return []
-    run_dir = Path(run_dir)
-    csv_path, md_path = run_dir / TWO_AGENT_CSV, run_dir / TWO_AGENT_MD
-    atomic_write_text(csv_path, df.to_csv(index=False, float_format="%.6g"))
-    atomic_write_text(md_path, two_agent_markdown(df, suite_title(table)))
-    return [csv_path, md_path]
+    return write_table_files(
+        df, two_agent_markdown(df, suite_title(table)), run_dir, TWO_AGENT_CSV, TWO_AGENT_MD, "%.6g"
+    )
 
 
 def write_outputs(table: pd.DataFrame, out: str | Path, settings: dict) -> list[Path]:
