@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pgbench.api import make_env, make_policy
 from pgbench.errors import InvalidSpecError, PgbenchError
-from pgbench.registry import ENVS, Component, own_error
+from pgbench.registry import ENVS, Component, Registry, own_error
 from pgbench.suite.errors import Loc, fail, one_line
 from pgbench.suite.translate import fail_params
 from pgbench.suite.types import Name, Params
@@ -135,3 +135,19 @@ def check_labels(field: str, kind: str, specs: tuple[Spec, ...]) -> None:
                 f"{seen[spec.display]} and {i}); give one a distinct label",
             )
         seen[spec.display] = i
+
+
+def check_components(field: str, registry: Registry, specs: tuple[Spec, ...]) -> None:
+    """Every spec of the suite's key ``field`` names a component of ``registry`` and gives
+    it parameters its Params model accepts, and has a label of its own (one-line errors
+    at the offending key)."""
+    for k, spec in enumerate(specs):
+        try:
+            component = registry.get(spec.name)
+        except PgbenchError as exc:
+            fail((field, k, "name"), str(exc))
+        try:
+            registry.params(spec.name, **spec.params)
+        except PgbenchError as exc:
+            fail_params((field, k, "params"), component.params, spec.params, exc)
+    check_labels(field, registry.kind, specs)

@@ -50,7 +50,7 @@ from pgbench.registry import ESTIMATORS, suggest
 from pgbench.sampling import rollout_problem
 from pgbench.suite.base import Suite, first_repeat
 from pgbench.suite.errors import Loc, fail
-from pgbench.suite.specs import EnvSpec, Spec, check_labels, default_label
+from pgbench.suite.specs import EnvSpec, Spec, check_components, check_labels, default_label
 from pgbench.suite.translate import fail_params
 from pgbench.suite.types import Name, NonNegInt, Params, PosFloat, PosInt
 
@@ -199,16 +199,7 @@ class GradientQualitySuite(Suite):
 
     @model_validator(mode="after")
     def _check_estimators(self) -> GradientQualitySuite:
-        for k, spec in enumerate(self.estimators):
-            try:
-                est = ESTIMATORS.get(spec.name)
-            except PgbenchError as exc:
-                fail(("estimators", k, "name"), str(exc))
-            try:
-                ESTIMATORS.params(spec.name, **spec.params)
-            except PgbenchError as exc:
-                fail_params(("estimators", k, "params"), est.params, spec.params, exc)
-        check_labels("estimators", "estimator", self.estimators)
+        check_components("estimators", ESTIMATORS, self.estimators)
         self._check_thetas()
         self._check_env_lists()
         self._check_budgets()

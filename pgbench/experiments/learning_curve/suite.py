@@ -33,8 +33,7 @@ from pgbench.registry import ALGORITHMS, suggest
 from pgbench.sampling import rollout_problem
 from pgbench.suite.base import Suite
 from pgbench.suite.errors import Loc, fail, one_line
-from pgbench.suite.specs import EnvSpec, Spec, check_labels
-from pgbench.suite.translate import fail_params
+from pgbench.suite.specs import EnvSpec, Spec, check_components
 from pgbench.suite.types import FiniteFloat, Name, NonNegInt, PosInt
 
 
@@ -111,16 +110,7 @@ class LearningCurveSuite(Suite):
 
     @model_validator(mode="after")
     def _check_algorithms(self) -> LearningCurveSuite:
-        for k, spec in enumerate(self.algorithms):
-            try:
-                algo = ALGORITHMS.get(spec.name)
-            except PgbenchError as exc:
-                fail(("algorithms", k, "name"), str(exc))
-            try:
-                ALGORITHMS.params(spec.name, **spec.params)
-            except PgbenchError as exc:
-                fail_params(("algorithms", k, "params"), algo.params, spec.params, exc)
-        check_labels("algorithms", "algorithm", self.algorithms)
+        check_components("algorithms", ALGORITHMS, self.algorithms)
         env_labels = [e.display for e in self.envs]
         pol_labels = [p.display for p in self.policies]
         for k, algo in enumerate(self.algorithms):
