@@ -14,23 +14,24 @@ import pgbench
 from pgbench.errors import NoExactFormError, NonFiniteGradientError
 from pgbench.estimators.base import Estimator, NoParams
 from pgbench.experiments import parse_suite
+from pgbench.experiments.gradient_quality.quality import (
+    cosines,
+    gradient_metrics,
+    pairwise_cosine,
+)
 from pgbench.experiments.gradient_quality.ranking import (
     RANKING_COLUMNS,
     rank_matrix,
     ranking,
     ranking_markdown,
 )
-from pgbench.experiments.gradient_quality.run import (
-    METRICS,
-    _finite,
-    cosines,
+from pgbench.experiments.gradient_quality.reference import (
+    check_finite,
     estimand,
-    gradient_metrics,
-    pairwise_cosine,
     reference_value,
-    run_cell,
     theta_point,
 )
+from pgbench.experiments.gradient_quality.run import METRICS, run_cell
 from pgbench.experiments.gradient_quality.suite import ThetaSpec
 from pgbench.registry import ESTIMATORS
 from pgbench.results import conform
@@ -91,7 +92,7 @@ def test_degenerate_cases():
     with pytest.raises(ValueError):
         gradient_metrics(EST, np.zeros(3))
     with pytest.raises(NonFiniteGradientError, match="non-finite"):
-        _finite(np.array([1.0, np.nan]), "x")
+        check_finite(np.array([1.0, np.nan]), "x")
 
 
 def test_derive_seed_is_a_pure_uint64_function_of_its_key():

@@ -14,15 +14,15 @@ import pgbench
 from pgbench.errors import InvalidSpecError, NoExactFormError
 from pgbench.estimators.natural import restricted_direction
 from pgbench.experiments import parse_suite
+from pgbench.experiments.gradient_quality import reference as gq_reference
 from pgbench.experiments.gradient_quality import run as gq
-from pgbench.experiments.gradient_quality.run import (
+from pgbench.experiments.gradient_quality.quality import (
     gradient_metrics,
     grouped_jackknife,
-    reference_gradient,
-    reference_parts,
     squared_bias,
     squared_signal,
 )
+from pgbench.experiments.gradient_quality.reference import reference_gradient, reference_parts
 from pgbench.run.sweep import expand
 from pgbench.seeding import derive_seed
 
@@ -221,8 +221,8 @@ def test_a_cell_without_an_exact_gradient_subtracts_its_reference_s_noise(monkey
     def no_exact(*args, **kwargs):
         raise NoExactFormError("no closed form (test)")
 
-    monkeypatch.setattr(gq, "exact_gradient", no_exact)
-    monkeypatch.setattr(gq, "_MEMO", OrderedDict())
+    monkeypatch.setattr(gq_reference, "exact_gradient", no_exact)
+    monkeypatch.setattr(gq_reference, "_MEMO", OrderedDict())
     cell, restricted = expand(parse_suite(SUITE))
     out = gq.run_cell(cell)
     assert out.columns["reference"] == "mc-64"

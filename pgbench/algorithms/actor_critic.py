@@ -23,8 +23,8 @@ from pgbench.algorithms.base import AlgoParams, Algorithm
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
     CriticParams,
+    collect_segment,
     discount,
-    gae_transitions,
     log_update,
     make_critic,
     normalized,
@@ -65,8 +65,7 @@ def a2c(run, hp: A2CParams) -> np.ndarray:
     run.log(params[:P])
     while not run.done():
         theta, phi = params[:P], params[P:]
-        seg = run.segment(theta, lanes, hp.n_steps)
-        tr = gae_transitions(run, seg, critic, phi, gamma, hp.gae_lambda)
+        tr = collect_segment(run, theta, lanes, hp.n_steps, critic, phi, gamma, hp.gae_lambda)
         adv = normalized(tr.advantages) if hp.normalize_advantage else tr.advantages
         n = tr.n
         dist = policy.distributions(theta, tr.obs)
@@ -106,8 +105,8 @@ def td_ac(run, hp: TDACParams) -> np.ndarray:
     lanes = run.lanes(hp.n_envs)
     run.log(theta)
     while not run.done():
-        seg = run.segment(theta, lanes, hp.n_steps)
-        tr = gae_transitions(run, seg, critic, phi, gamma, 0.0)  # advantages = TD errors
+        # lambda = 0: the advantages are the TD errors
+        tr = collect_segment(run, theta, lanes, hp.n_steps, critic, phi, gamma, 0.0)
         n = tr.n
         dist = policy.distributions(theta, tr.obs)
         g_theta = dist.grad(tr.actions, tr.advantages / n)

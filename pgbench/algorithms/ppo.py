@@ -1,23 +1,38 @@
 """Proximal policy optimization (Schulman, Wolski, Dhariwal, Radford & Klimov 2017).
 
-Both variants collect a segment of ``n_envs`` x ``n_steps`` transitions,
-compute GAE advantages with a learned state-value critic, then run
-``n_epochs`` passes of minibatch stochastic gradient ascent on a surrogate:
+Each iteration of :func:`_ppo` is Algorithm 1 of the paper, in the order CleanRL's
+``ppo.py`` writes it:
 
-* ``ppo-clip`` (eq. 7): L = E[min(r A, clip(r, 1 - eps, 1 + eps) A)], with
-  r = pi_theta(a|s) / pi_old(a|s);
-* ``ppo-kl`` (eq. 8): L = E[r A] - beta KL(pi_old || pi_theta), beta doubled
-  when the KL after the epochs exceeds 1.5 x ``target_kl`` and halved when it
-  is below ``target_kl`` / 1.5.
+1. collect a segment of ``n_envs`` x ``n_steps`` transitions under pi_old = pi_theta and
+   score it with GAE(gamma, lambda) advantages and returns from a learned state-value
+   critic (:func:`~pgbench.algorithms.segments.collect_segment`, Stable-Baselines3's
+   ``collect_rollouts``);
+2. ``n_epochs`` passes over the segment in random minibatches of ``batch_size``; on each,
+   the gradient of the objective (eq. 9)
 
-The critic is fitted in the same steps, minimising vf_coef E[(R - V(s))^2]
-(eq. 9, with an entropy bonus ent_coef E[H]); policy and critic parameters
-share one optimizer and one gradient-norm clip, as in the reference
-implementations (OpenAI baselines, Stable-Baselines3).
+       L(theta, phi) = L^policy(theta) - c1 L^VF(phi) + c2 S[pi_theta]
+
+   written term by term in :func:`objective_gradient`, then one optimizer step on
+   (theta, phi) together (one optimizer and one gradient-norm clip, as in the reference
+   implementations: OpenAI baselines, Stable-Baselines3);
+3. the update's statistics (mean KL(pi_old || pi_theta), entropy) on the whole segment.
+
+The two variants differ in L^policy only, with r = pi_theta(a|s) / pi_old(a|s):
+
+* ``ppo-clip`` (eq. 7): L^CLIP = E[min(r A, clip(r, 1 - eps, 1 + eps) A)];
+* ``ppo-kl`` (eq. 8): L^KLPEN = E[r A] - beta KL(pi_old || pi_theta), beta doubled when
+  the KL after the epochs exceeds 1.5 x ``target_kl`` and halved when it is below
+  ``target_kl`` / 1.5 (:func:`adapt_beta`).
+
+The code differentiates by hand: each term contributes weights on the per-row
+gradients that the policy's distributions and the critic's forward pass back-propagate
+(``dist.grad(actions, w_logp, w_ent, old, w_kl)`` = sum_n w_logp_n grad log pi(a_n|s_n)
++ w_ent grad sum_n H_n + w_kl grad sum_n KL_n; ``out.grad(d)`` = sum_n d_n grad V(s_n)).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -27,8 +42,9 @@ from pgbench.algorithms.base import AlgoParams, Algorithm
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
     CriticParams,
+    Transitions,
+    collect_segment,
     discount,
-    gae_transitions,
     make_critic,
     minibatches,
     normalized,
@@ -98,49 +114,103 @@ def adapt_beta(beta: float, kl: float, target: float) -> float:
     return beta
 
 
+@dataclass(frozen=True)
+class Minibatch:
+    """Rows ``idx`` (n,) of a segment's transitions.
+
+    obs (n, OD); actions (n,); advantages (n,) A_n, standardized within the minibatch
+    when ``normalize_advantage``; returns (n,) R_n, the critic's targets; old_logp (n,)
+    log pi_old(a_n | s_n) under the policy that collected the segment.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    advantages: np.ndarray
+    returns: np.ndarray
+    old_logp: np.ndarray
+
+    @classmethod
+    def rows(cls, tr: Transitions, idx: np.ndarray, old_logp: np.ndarray, normalize: bool):
+        adv = normalized(tr.advantages[idx]) if normalize else tr.advantages[idx]
+        return cls(tr.obs[idx], tr.actions[idx], adv, tr.returns[idx], old_logp[idx])
+
+    @property
+    def n(self) -> int:
+        return int(self.actions.shape[0])
+
+
+def objective_gradient(
+    policy,
+    critic,
+    theta: np.ndarray,
+    phi: np.ndarray,
+    mb: Minibatch,
+    hp: PPOParams,
+    clip: float | None,
+    beta: float,
+    theta_old: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ascent direction (d L / d theta (P,), d L / d phi (Q,)) of the PPO objective
+    L = L^policy - c1 L^VF + c2 S (Schulman et al. 2017, eq. 9) on minibatch ``mb``.
+
+    L^policy is L^CLIP with epsilon ``clip``, or L^KLPEN with coefficient ``beta`` where
+    ``clip`` is None (pi_old = pi_{theta_old}); c1 = ``vf_coef``, c2 = ``ent_coef``; every
+    expectation is the mean over the n rows.
+    """
+    n = mb.n
+    dist = policy.distributions(theta, mb.obs)
+    ratio = np.exp(dist.log_prob(mb.actions) - mb.old_logp)  # r_n = pi_theta / pi_old
+    # c2 S = c2 mean_n H[pi_theta(.|s_n)]: weight c2 / n on grad H_n
+    w_ent = hp.ent_coef / n
+    if clip is not None:
+        # L^CLIP = mean_n min(r_n A_n, clip(r_n, 1 - eps, 1 + eps) A_n): weights on grad log pi
+        w_logp = clipped_surrogate_weights(ratio, mb.advantages, clip)
+        g_theta = dist.grad(mb.actions, w_logp, w_ent=w_ent)
+    else:
+        # L^KLPEN = mean_n r_n A_n - beta KL(pi_old(.|s_n) || pi_theta(.|s_n)): weights
+        # r_n A_n / n on grad log pi (d r / d log pi = r) and -beta / n on grad KL_n
+        old = policy.distributions(theta_old, mb.obs)
+        w_logp = ratio * mb.advantages / n
+        g_theta = dist.grad(mb.actions, w_logp, w_ent=w_ent, old=old, w_kl=-beta / n)
+    # -c1 L^VF, L^VF = mean_n (V_phi(s_n) - R_n)^2: output gradient c1 2 (R_n - V(s_n)) / n
+    out = critic.forward(phi, mb.obs)
+    g_phi = out.grad(hp.vf_coef * 2.0 * (mb.returns - out.values) / n)
+    return g_theta, g_phi
+
+
 def _ppo(run, hp: PPOParams, clip_fn=None, kl_target: float | None = None, beta0: float = 0.0):
+    """Schulman et al. 2017, Algorithm 1: L^CLIP with epsilon ``clip_fn(progress)``, or
+    (``clip_fn`` None) L^KLPEN with beta from ``beta0`` adapted towards ``kl_target``."""
     policy = run.policy
     gamma = discount(run, hp.gamma)
     critic, phi = make_critic(run, hp.critic)
     theta = run.theta0.copy()
     P = theta.shape[0]
-    opt = Optimizer(hp.optimizer, P + phi.shape[0])
+    opt = Optimizer(hp.optimizer, P + phi.shape[0])  # one optimizer over (theta, phi)
     lanes = run.lanes(hp.n_envs)
     beta = beta0
     run.log(theta)
     while not run.done():
-        seg = run.segment(theta, lanes, hp.n_steps)
+        # 1. a segment under pi_old = pi_theta, with GAE advantages and returns
+        tr = collect_segment(run, theta, lanes, hp.n_steps, critic, phi, gamma, hp.gae_lambda)
         progress = run.progress
-        tr = gae_transitions(run, seg, critic, phi, gamma, hp.gae_lambda)
-        old = policy.distributions(theta, tr.obs)
-        old_logp = old.log_prob(tr.actions)
+        old_logp = policy.distributions(theta, tr.obs).log_prob(tr.actions)
         clip = clip_fn(progress) if clip_fn is not None else None
         theta_old = theta
         grad_norm = 0.0
+        # 2. n_epochs x minibatches: the objective's gradient, then an optimizer step
         for _ in range(hp.n_epochs):
             for idx in minibatches(run.rng, tr.n, hp.batch_size):
-                obs, actions = tr.obs[idx], tr.actions[idx]
-                adv = (
-                    normalized(tr.advantages[idx]) if hp.normalize_advantage else tr.advantages[idx]
+                mb = Minibatch.rows(tr, idx, old_logp, hp.normalize_advantage)
+                g_theta, g_phi = objective_gradient(
+                    policy, critic, theta, phi, mb, hp, clip, beta, theta_old
                 )
-                n = idx.shape[0]
-                dist = policy.distributions(theta, obs)
-                ratio = np.exp(dist.log_prob(actions) - old_logp[idx])
-                if clip is not None:
-                    w_logp = clipped_surrogate_weights(ratio, adv, clip)
-                    g_theta = dist.grad(actions, w_logp, w_ent=hp.ent_coef / n)
-                else:
-                    old_mb = policy.distributions(theta_old, obs)
-                    g_theta = dist.grad(
-                        actions, ratio * adv / n, w_ent=hp.ent_coef / n, old=old_mb, w_kl=-beta / n
-                    )
-                out = critic.forward(phi, obs)
-                g_phi = out.grad(hp.vf_coef * 2.0 * (tr.returns[idx] - out.values) / n)
                 grad_norm = float(np.sqrt(g_theta @ g_theta))
                 params = opt.step(
                     np.concatenate([theta, phi]), np.concatenate([g_theta, g_phi]), progress
                 )
                 theta, phi = params[:P], params[P:]
+        # 3. the update's statistics on the segment; ppo-kl adapts beta to its KL
         stats = policy_stats(policy, theta_old, theta, tr.obs)
         if kl_target is not None:
             beta = adapt_beta(beta, stats["kl"], kl_target)

@@ -114,6 +114,18 @@ def gae_transitions(run, seg, model, phi, gamma: float, lam: float) -> Transitio
     )
 
 
+def collect_segment(
+    run, theta: np.ndarray, lanes, n_steps: int, model, phi, gamma: float, lam: float
+) -> Transitions:
+    """Step every lane of ``lanes`` ``n_steps`` times under pi_theta (counted against the
+    run's budget: :meth:`~pgbench.algorithms.trainer.TrainRun.segment`) and score the
+    segment with the critic ``model`` at ``phi``: GAE(gamma, lam) advantages and returns
+    (:func:`gae_transitions`). Stable-Baselines3's ``collect_rollouts`` with its
+    ``compute_returns_and_advantage``."""
+    seg = run.segment(theta, lanes, n_steps)
+    return gae_transitions(run, seg, model, phi, gamma, lam)
+
+
 def normalized(x: np.ndarray) -> np.ndarray:
     """(x - mean) / (std + 1e-8), std with Bessel's correction (as SB3 and baselines)."""
     if x.size < 2:

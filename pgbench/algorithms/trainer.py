@@ -101,7 +101,6 @@ class TrainRun:
         self.sampler = Sampler(env, policy, backend)
         self.rng = np.random.default_rng(derive_seed(self.seed, "rng"))
         self.rows: list[tuple[int, str, float]] = []
-        self.updates = 0
         self._segment_steps = 0
         self._pending_returns: list[np.ndarray] = []
         self._next_log = 0
@@ -161,7 +160,6 @@ class TrainRun:
         ``metrics``: ``grad_norm``, ``kl``, ``entropy`` of the update (others
         are ignored unless listed in :data:`CURVE_METRICS`).
         """
-        self.updates += 1
         if self.due():
             self._record(theta, metrics)
 

@@ -27,8 +27,8 @@ from pgbench.algorithms.base import AlgoParams, Algorithm
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
     CriticParams,
+    collect_segment,
     discount,
-    gae_transitions,
     make_critic,
     minibatches,
     normalized,
@@ -104,8 +104,7 @@ def _trust_region(run, hp: NPGParams, line_search: bool) -> np.ndarray:
     lanes = run.lanes(hp.n_envs)
     run.log(theta)
     while not run.done():
-        seg = run.segment(theta, lanes, hp.n_steps)
-        tr = gae_transitions(run, seg, critic, phi, gamma, hp.gae_lambda)
+        tr = collect_segment(run, theta, lanes, hp.n_steps, critic, phi, gamma, hp.gae_lambda)
         adv = normalized(tr.advantages)
         n = tr.n
         dist = policy.distributions(theta, tr.obs)

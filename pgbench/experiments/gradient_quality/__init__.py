@@ -1,5 +1,6 @@
 """The ``gradient-quality`` kind: bias, variance, MSE and cosine of gradient estimators
-against batch size (:mod:`.suite`: its keys; :mod:`.run`: one cell; :mod:`.outputs`: its
+against batch size (:mod:`.suite`: its keys; :mod:`.run`: one cell, of the points and
+references of :mod:`.reference` and the statistics of :mod:`.quality`; :mod:`.outputs`: its
 figures, :mod:`.figures`, and tables, :mod:`.ranking`)."""
 
 from pgbench.experiments.gradient_quality.figures import COSINE, MSE_COST, VARIANCE_MSE
