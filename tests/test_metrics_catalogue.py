@@ -11,6 +11,7 @@ import pytest
 
 import pgbench
 from pgbench.algorithms.trainer import CURVE_METRICS
+from pgbench.experiments.gradient_quality.run import METRICS as GRADIENT_METRICS
 from pgbench.metrics import CATALOGUE, DEFAULT_COMPARED, DIRECTIONS, HIGHER, LOWER, metric
 from pgbench.registry import ESTIMATORS
 from pgbench.results import load_results
@@ -24,8 +25,8 @@ def test_every_metric_of_the_ci_baselines_is_catalogued():
         assert names and all(metric(n) is not None for n in names), (run.name, names)
 
 
-def test_every_learning_curve_metric_is_catalogued():
-    assert all(metric(n) is not None for n in CURVE_METRICS)
+def test_every_learning_curve_and_gradient_quality_metric_is_catalogued():
+    assert all(metric(n) is not None for n in (*CURVE_METRICS, *GRADIENT_METRICS))
 
 
 def test_patterns_match_agents_and_states_only():
