@@ -53,5 +53,6 @@ def derive_seed(*key: int | str) -> int:
 
 def keyed_rng(seed: int, purpose: int) -> np.random.Generator:
     """The Generator of ``SeedSequence([seed, purpose])`` (``purpose``: one of the constants
-    above), e.g. ``keyed_rng(seed, POLICY_INIT)`` draws a policy's initial parameters."""
+    above, or a small index such as an agent's), e.g. ``keyed_rng(seed, POLICY_INIT)`` draws
+    a policy's initial parameters."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(purpose)]))

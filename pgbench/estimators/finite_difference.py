@@ -37,6 +37,7 @@ from pgbench.errors import InvalidSpecError
 from pgbench.estimators.base import Estimator
 from pgbench.params import HyperParams
 from pgbench.registry import ESTIMATORS
+from pgbench.seeding import derive_seed
 
 
 class DifferenceParams(HyperParams):
@@ -66,14 +67,9 @@ class RegressionParams(HyperParams):
 # ------------------------------------------------------------------ building blocks
 
 
-def derived_seed(seed: int, k: int) -> int:
-    """An episode seed for evaluation ``k`` independent of ``seed`` and of the other k."""
-    return int(np.random.SeedSequence([seed, k]).generate_state(1, np.uint64)[0])
-
-
 def evaluation_seeds(seed: int, count: int, common: bool) -> list[int]:
     """``count`` episode seeds: all ``seed`` (common random numbers) or independent ones."""
-    return [seed] * count if common else [derived_seed(seed, k) for k in range(count)]
+    return [seed] * count if common else [derive_seed(seed, k) for k in range(count)]
 
 
 def episodes_per_evaluation(episodes: int, evaluations: int, name: str) -> int:

@@ -29,7 +29,7 @@ from pgbench.games.exact import as_game, check_thetas, cooperation_probs, deriva
 from pgbench.games.joint import GameSampler
 from pgbench.games.learners import Context
 from pgbench.registry import LEARNERS
-from pgbench.seeding import derive_seed
+from pgbench.seeding import derive_seed, keyed_rng
 
 STATE_NAMES = ("start", "CC", "CD", "DC", "DD")  # own view
 HISTORY_COLUMNS = (
@@ -147,7 +147,7 @@ def play(
     starts = []
     for k, given in enumerate((theta1, theta2)):
         if given is None:
-            rng = np.random.default_rng(np.random.SeedSequence([int(seed), k]))
+            rng = keyed_rng(seed, k)  # agent k's start: SeedSequence([seed, k])
             given = init_scale * rng.standard_normal(5)
         starts.append(given)
     x = check_thetas(*starts)
