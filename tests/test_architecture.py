@@ -13,7 +13,6 @@ import ast
 import re
 from pathlib import Path
 
-import grimp
 import pytest
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
@@ -22,9 +21,58 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "pgbench"
 
 
+def _module_names() -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the package (a package is its
+    ``__init__``)."""
+    names = {}
+    for path in PACKAGE.rglob("*.py"):
+        dotted = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        names[dotted.removesuffix(".__init__")] = path
+    return names
+
+
+def _owner(name: str, modules: dict) -> str | None:
+    """The module ``name`` is, or is in (``pgbench.kernels.cpu.jit`` -> ``pgbench.kernels.cpu``)."""
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+class _Graph:
+    """pgbench's imports, module-level and function-level. ``from P import x`` imports P
+    itself as well as P.x: it runs P's ``__init__`` first, so a module of P that does it
+    depends on P. The root package (the public API, re-exported) is left out: importing it
+    from inside closes a loop only through another module, which is counted."""
+
+    def __init__(self) -> None:
+        self.modules = _module_names()
+        self.edges: dict[str, set[str]] = {m: set() for m in self.modules}
+        for m, path in self.modules.items():
+            is_package = path.name == "__init__.py"
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    targets = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    base = node.module or ""
+                    if node.level:
+                        parts = m.split(".")
+                        parts = parts[: len(parts) - node.level + int(is_package)]
+                        base = ".".join([*parts, *([node.module] if node.module else [])])
+                    targets = [base, *(f"{base}.{a.name}" for a in node.names)]
+                else:
+                    continue
+                for target in targets:
+                    owner = _owner(target, self.modules) if target.startswith("pgbench") else None
+                    if owner and owner != m and owner != "pgbench":
+                        self.edges[m].add(owner)
+
+    def find_modules_directly_imported_by(self, m: str) -> set[str]:
+        return self.edges[m]
+
+
 @pytest.fixture(scope="module")
 def graph():
-    return grimp.build_graph("pgbench", cache_dir=None)
+    return _Graph()
 
 
 def _cycles(graph) -> list[list[str]]:

@@ -17,8 +17,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+import pgbench.kernels.cpu as cpu
+import pgbench.kernels.draws as draws
+import pgbench.kernels.mathcore as mathcore
+import pgbench.kernels.returns as returns
+import pgbench.kernels.rng as rng
 from pgbench.errors import InvalidSpecError
-from pgbench.kernels import cpu, draws, mathcore, returns, rng
 from pgbench.kernels.episodes import make_episode_cores
 from pgbench.kernels.fingerprint import fingerprint
 
@@ -136,7 +140,7 @@ def _target_module(target: str):
     if target == "cuda":
         # Optional dependency (numba-cuda), imported only when asked for: its import
         # raises BackendUnavailableError where it is missing.
-        from pgbench.kernels import cuda
+        import pgbench.kernels.cuda as cuda
 
         if not cuda.SIMULATOR:
             cuda.require_device()

@@ -24,10 +24,10 @@ import math
 import numpy as np
 from pydantic import Field
 
+import pgbench.policies.mlp as mlp
 from pgbench.errors import InvalidSpecError
 from pgbench.kernels.nets import LOG_2PI
 from pgbench.params import HyperParams
-from pgbench.policies import mlp
 from pgbench.policies.base import Policy, PolicyCores
 from pgbench.policies.distributions import MlpGaussian
 from pgbench.registry import POLICIES, Component
