@@ -15,8 +15,9 @@
     pgbench list                    registered environments, policies, estimators,
                                     algorithms and learners
 
-Modules named in ``PGBENCH_PLUGINS`` (comma-separated) are imported first, so
-they can register components that suites then name.
+Plug-in modules (installed packages' ``pgbench.plugins`` entry points, and the modules
+named in ``PGBENCH_PLUGINS``, comma-separated; :mod:`pgbench.plugins`) are imported first,
+so they can register components that suites then name.
 
 Exit codes: 0 success; 1 some cells failed (see failures.jsonl), a file could
 not be written, or ``compare`` found a regression; 2 a user error (invalid

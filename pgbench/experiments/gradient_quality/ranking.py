@@ -49,12 +49,21 @@ from pgbench.experiments.summaries import (
     SUMMARY_KEYS,
     seed_summary,
     suite_title,
+    write_table_files,
 )
-from pgbench.results import atomic_write_text
 from pgbench.stats import DEFAULT_BOOTSTRAP, DEFAULT_LEVEL
 
 RANKING_CSV = "ranking.csv"
 RANKING_MD = "ranking.md"
+SUMMARY_COLUMNS = (  # an estimator's values at the largest batch size
+    "mse_median",
+    "mse_lo",
+    "mse_hi",
+    "n_seeds",
+    "cosine_median",
+    "env_steps_median",
+    "seconds_median",
+)
 RANKING_COLUMNS = [
     "env",
     "policy",
@@ -64,13 +73,7 @@ RANKING_COLUMNS = [
     "rank",
     "estimator",
     "unbiased",
-    "mse_median",
-    "mse_lo",
-    "mse_hi",
-    "n_seeds",
-    "cosine_median",
-    "env_steps_median",
-    "seconds_median",
+    *SUMMARY_COLUMNS,
 ]
 
 
@@ -256,15 +259,7 @@ def rank_matrix(rank: pd.DataFrame) -> list[tuple[tuple[str, str, str, str], pd.
         frame["unbiased"] = [first.loc[e, "unbiased"] for e in labels]
         for n in sizes:
             frame[f"N={n}"] = pd.array([ranks.loc[e, n] for e in labels], dtype="Int64")
-        for col in (
-            "mse_median",
-            "mse_lo",
-            "mse_hi",
-            "n_seeds",
-            "cosine_median",
-            "env_steps_median",
-            "seconds_median",
-        ):
+        for col in SUMMARY_COLUMNS:
             frame[col] = [top[col].get(e, math.nan) for e in labels]
         out.append(((env, pol, theta, ref), frame))
     return out
@@ -281,8 +276,5 @@ def write_ranking(
     rank = ranking(table, rng)
     if rank.empty:
         return []
-    run_dir = Path(run_dir)
-    csv_path, md_path = run_dir / RANKING_CSV, run_dir / RANKING_MD
-    atomic_write_text(csv_path, rank.to_csv(index=False, float_format="%.17g"))
-    atomic_write_text(md_path, ranking_markdown(rank, suite_title(table)))
-    return [csv_path, md_path]
+    markdown = ranking_markdown(rank, suite_title(table))
+    return write_table_files(rank, markdown, run_dir, RANKING_CSV, RANKING_MD, "%.17g")
