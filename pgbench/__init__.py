@@ -2,6 +2,7 @@
 
 Public API: :func:`make_env`, :func:`make_policy`, :func:`rollout`,
 :func:`estimate`, :func:`exact_objective`, :func:`exact_gradient`,
+:func:`from_gymnasium` (a user's own ``gymnasium.Env``),
 :func:`train` and :func:`evaluate` (learning algorithms), :func:`play`
 (two-agent games), :func:`load_results`. See the README for the contract.
 """
@@ -19,6 +20,7 @@ from pgbench.api import (
     play,
     rollout,
 )
+from pgbench.envs.gymnasium_env import from_gymnasium
 from pgbench.errors import PgbenchError
 from pgbench.sampling import Batch
 from pgbench.version import __version__  # noqa: F401  (re-exported: pgbench.__version__)
@@ -32,6 +34,7 @@ __all__ = [
     "exact_gradient",
     "exact_natural_gradient",
     "exact_objective",
+    "from_gymnasium",
     "load_results",
     "make_env",
     "make_policy",

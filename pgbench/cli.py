@@ -12,8 +12,10 @@
     pgbench side-by-side SUITE      the suite with base and new code alternately, seed by
         (--base REV | --base-path DIR) [--new-path DIR] --out OUT   seed, then compare
         [--metrics ...] [--no-warmup]                                their seconds (paired)
-    pgbench list                    registered environments, policies, estimators,
-                                    algorithms and learners
+    pgbench list [NAME]             registered environments, policies, estimators,
+                                    algorithms, learners and game estimators; with NAME,
+                                    that component whole: kind, summary, citation and
+                                    every parameter (type, default, description)
 
 Plug-in modules (installed packages' ``pgbench.plugins`` entry points, and the modules
 named in ``PGBENCH_PLUGINS``, comma-separated; :mod:`pgbench.plugins`) are imported first,
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import signal
 import sys
@@ -46,8 +49,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pgbench import compare, side_by_side
-from pgbench.console import ProgressObserver, count, print_run_table, summary_line
-from pgbench.errors import PgbenchError
+from pgbench.console import (
+    ProgressObserver,
+    count,
+    print_component,
+    print_run_table,
+    summary_line,
+)
+from pgbench.errors import PgbenchError, UnknownNameError
 from pgbench.experiments import get_kind, parse_suite
 from pgbench.plugins import load_plugins, plugin_modules
 from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, GAME_ESTIMATORS, LEARNERS, POLICIES
@@ -146,8 +155,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_parser(sub)
     side_by_side.add_parser(sub)
-    sub.add_parser(
-        "list", help="list registered environments, policies, estimators, algorithms and learners"
+    listing = sub.add_parser(
+        "list",
+        help="list registered environments, policies, estimators, algorithms and learners",
+        description="Without NAME: every registered component, by kind, with its summary "
+        "and citation. With NAME: that component whole (every kind that has one of "
+        "that name): summary, citation and every parameter with type, default and "
+        "description.",
+    )
+    listing.add_argument(
+        "name", nargs="?", default=None, metavar="NAME", help="a registered component's name"
     )
     return parser
 
@@ -182,19 +199,23 @@ def _command(args: argparse.Namespace) -> int:
         return _report(args)
     if args.command == "compare":
         return compare.run(args)
+    if args.name is not None:
+        return _show(args.name)
     return _list()
 
 
+SECTIONS = (
+    ("environments", ENVS),
+    ("policies", POLICIES),
+    ("estimators", ESTIMATORS),
+    ("algorithms", ALGORITHMS),
+    ("learners", LEARNERS),
+    ("game estimators", GAME_ESTIMATORS),
+)
+
+
 def _list() -> int:
-    sections = [
-        ("environments", ENVS),
-        ("policies", POLICIES),
-        ("estimators", ESTIMATORS),
-        ("algorithms", ALGORITHMS),
-        ("learners", LEARNERS),
-        ("game estimators", GAME_ESTIMATORS),
-    ]
-    for title, registry in sections:
+    for title, registry in SECTIONS:
         print(f"{title}:")
         components = [registry.get(name) for name in registry.names()]
         width = max((len(c.name) for c in components), default=0)
@@ -202,6 +223,31 @@ def _list() -> int:
             print(f"  {c.name:<{width}}  {c.summary}".rstrip())
             if c.citation:
                 print(f"  {'':<{width}}    {c.citation}")
+    return EXIT_OK
+
+
+def _show(name: str) -> int:
+    """``pgbench list NAME``: every component of that name (one per kind that has one), or
+    an :class:`~pgbench.errors.UnknownNameError` naming the closest registered names."""
+    from rich.console import Console  # here, not at the top: start-up time of other commands
+
+    found = [(registry.kind, registry.get(name)) for _, registry in SECTIONS if name in registry]
+    if not found:
+        known = sorted({n for _, registry in SECTIONS for n in registry.names()})
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = (
+            "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+            if close
+            else "; `pgbench list` names every registered one"
+        )
+        raise UnknownNameError(f"unknown component {name!r}{hint}")
+    console = Console(highlight=False)
+    if not console.is_terminal:  # logs and pipes: do not squeeze the table into 80 columns
+        console = Console(highlight=False, width=160)
+    for i, (kind, component) in enumerate(found):
+        if i:
+            console.print()
+        print_component(console, kind, component)
     return EXIT_OK
 
 

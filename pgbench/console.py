@@ -1,11 +1,22 @@
-"""What ``pgbench run`` shows while and after it runs: live progress on stderr (a rich bar
-on a terminal, one line per cell in a log), the table of outcomes and the summary line."""
+"""What the CLI prints: while and after ``pgbench run`` runs, live progress on stderr (a
+rich bar on a terminal, one line per cell in a log), the table of outcomes and the summary
+line; for ``pgbench list NAME``, one registered component whole (its parameters read from
+its pydantic model)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+from pydantic import BaseModel
+from rich import box
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
+
+from pgbench.registry import Component
 
 
 def count(n: int, noun: str) -> str:
@@ -116,3 +127,152 @@ class ProgressObserver:
         self.console.print(
             f"[{self.seen}/{self.total}] {status} {what}{tries}", soft_wrap=True, markup=False
         )
+
+
+# ------------------------------------------------------------------ pgbench list NAME
+
+
+def value_text(value: Any) -> str:
+    """``value`` as a suite would write it (YAML flow style): ``null``, ``true``,
+    ``[64, 64]``, ``{kind: adam, lr: 0.01}``; a parameter model as the mapping of its fields."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, BaseModel):
+        value = dict(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {value_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(value_text(v) for v in value) + "]"
+    if isinstance(value, str):
+        return value if value else '""'
+    return str(value)
+
+
+_BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+
+
+def _bounds(metadata: list) -> list[str]:
+    """``["> 0", "<= 1"]`` from a field's annotated-types constraints (Gt, Ge, Lt, Le)."""
+    return [
+        f"{symbol} {getattr(m, attr)}"
+        for m in metadata
+        for attr, symbol in _BOUNDS
+        if getattr(m, attr, None) is not None
+    ]
+
+
+def type_text(annotation: Any) -> str:
+    """A field's type in a suite's words: ``float``, ``int | null``, ``none | constant``
+    (a Literal: the values it allows), ``[int, ...]`` (a tuple, written as a YAML list),
+    ``OptimizerParams``; ``any`` where the model checks the value itself."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if annotation is Any:
+        return "any"
+    if annotation is type(None):
+        return "null"
+    if origin is Literal:
+        return " | ".join(value_text(a) for a in args)
+    if origin is Annotated:
+        return " ".join([type_text(args[0]), *_bounds(list(args[1:]))])
+    if origin in (Union, UnionType):
+        return " | ".join(type_text(a) for a in args)
+    if origin in (tuple, list):
+        return "[" + ", ".join("..." if a is Ellipsis else type_text(a) for a in args) + "]"
+    if origin is dict:
+        return "{" + ": ".join(type_text(a) for a in args) + "}"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def parameter_rows(
+    model: type[BaseModel], defaults: BaseModel | None = None, prefix: str = ""
+) -> list[tuple[str, str, str, str]]:
+    """(name, type, default, description) of every field of ``model``; the fields of a
+    nested parameter model follow as ``parent.field`` rows, with the parent's default
+    values (``defaults``: the instance whose values are the defaults, if any)."""
+    rows = []
+    for name, field in model.model_fields.items():
+        typ = ", ".join([type_text(field.annotation), *_bounds(field.metadata)])
+        if defaults is not None:
+            default, shown = getattr(defaults, name), None
+        elif field.is_required():
+            default, shown = None, "(required)"
+        else:
+            default, shown = field.get_default(call_default_factory=True), None
+        nested = _nested_model(field.annotation)
+        sub = default if nested is not None and isinstance(default, BaseModel) else None
+        if shown is None:  # a nested model's values are in its own rows
+            shown = "" if sub is not None else value_text(default)
+        rows.append((prefix + name, typ, shown, field.description or ""))
+        if nested is not None:
+            rows.extend(parameter_rows(nested, sub, prefix=f"{prefix}{name}."))
+    return rows
+
+
+def component_properties(component: Component) -> list[tuple[str, str]]:
+    """(label, text) of what a kind adds to a component (an estimator's ``unbiased`` and
+    ``estimand``, an algorithm's ``deterministic``, ...): its plain values, bools as yes or
+    no; a function of the parameters reads ``depends on the parameters``; other functions
+    are left out."""
+    base = {f.name for f in dataclasses.fields(Component)}
+    props = []
+    for f in dataclasses.fields(component):
+        value = getattr(component, f.name)
+        if f.name in base or value is None or value == "":
+            continue
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif callable(value):
+            if f.name != "unbiased":
+                continue
+            text = "depends on the parameters"
+        else:
+            text = str(value)
+        props.append((f.name.replace("_", " "), text))
+    return props
+
+
+def print_component(console, kind: str, component: Component) -> None:
+    """One registered component whole (``pgbench list NAME``): its kind and name, summary,
+    citation, the function behind it, the kind's own properties, and a table of every
+    parameter with type, default and description."""
+    console.print(Text.assemble((kind, "bold"), " ", (component.name, "bold cyan")))
+    fn = component.fn
+    where = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+    facts = [
+        ("summary", component.summary),
+        ("citation", component.citation),
+        *component_properties(component),
+        ("function", where),
+    ]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, text in facts:
+        if text:
+            grid.add_row(label, Text(text))
+    console.print(Padding(grid, (0, 0, 0, 2), expand=False))
+    rows = parameter_rows(component.params)
+    if not rows:
+        console.print(Text("  parameters: none"))
+        return
+    table = Table(
+        title=f"parameters ({component.params.__name__})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
+    table.add_column("parameter", no_wrap=True)
+    table.add_column("type", overflow="fold")
+    table.add_column("default", overflow="fold")
+    table.add_column("description", overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    console.print(Padding(table, (0, 0, 0, 2), expand=False))

@@ -1,5 +1,8 @@
 """Exact objective, gradient and Fisher information for tabular MDPs under tabular softmax.
 
+(An environment with closed forms of its own, ``Env.exact`` (``lqr``), answers
+:func:`exact_objective` and :func:`exact_gradient` itself; the rest is tabular.)
+
 These are the oracles the estimators are judged against, so they compute
 exactly what a rollout estimates, with no kernels involved (pure numpy):
 
@@ -120,8 +123,12 @@ def state_visitation(env, policy, theta) -> np.ndarray:
 def exact_objective(env, policy, theta) -> float:
     """J(theta) = E[sum_{t<H} gamma^t r_t] = sum_s mu0(s) V_0(s), in reward units.
 
-    Arguments and errors as :func:`exact_q_values`.
+    An env with closed forms of its own (``env.exact``, e.g. ``lqr``) answers with
+    ``env.exact.objective(policy, theta)`` instead (which raises NoExactFormError for a
+    policy it has no form for). Otherwise arguments and errors as :func:`exact_q_values`.
     """
+    if getattr(env, "exact", None) is not None:
+        return float(env.exact.objective(policy, theta))
     P, R, mu0, pi = _setup(env, policy, theta)
     _, V = _q_values(P, R, pi, env.gamma, env.horizon)
     return float(mu0 @ V[0])
@@ -134,9 +141,12 @@ def exact_gradient(env, policy, theta) -> np.ndarray:
     tabular-softmax scores:
     ``grad[s, b] = sum_t gamma^t d_t(s) pi(b|s) (Q_t(s, b) - V_t(s))``, where d_t are
     the state distributions (:func:`state_visitation`) and Q_t, V_t the
-    time-dependent values (:func:`exact_q_values`). Arguments and errors as
-    :func:`exact_q_values`.
+    time-dependent values (:func:`exact_q_values`). An env with closed forms of its own
+    (``env.exact``) answers with ``env.exact.gradient(policy, theta)`` (P,) instead.
+    Otherwise arguments and errors as :func:`exact_q_values`.
     """
+    if getattr(env, "exact", None) is not None:
+        return np.asarray(env.exact.gradient(policy, theta), dtype=np.float64)
     P, R, mu0, pi = _setup(env, policy, theta)
     H = env.horizon
     Q, V = _q_values(P, R, pi, env.gamma, H)

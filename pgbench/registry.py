@@ -110,6 +110,12 @@ class Registry(Generic[C]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, C] = {}
+        self._hints: list[Callable[[str], str | None]] = []
+
+    def add_hint(self, hint: Callable[[str], str | None]) -> None:
+        """``hint(name)``: a suffix for the error of an unknown ``name`` (or None), e.g.
+        naming the component a foreign spelling of the name means."""
+        self._hints.append(hint)
 
     def add(self, component: C) -> C:
         """Register ``component`` under its own name; a second registration is an error."""
@@ -140,6 +146,10 @@ class Registry(Generic[C]):
         try:
             return self._items[name]
         except KeyError:
+            for hint in self._hints:
+                suffix = hint(name)
+                if suffix:
+                    raise UnknownNameError(f"unknown {self.kind} {name!r}{suffix}") from None
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}" + suggest(name, list(self._items))
             ) from None

@@ -1,23 +1,26 @@
 """Value-function approximators for critics: V(s) and Q(s, .) on batches of observations.
 
-``make_value(kind, env, action_value=False, hidden=(64, 64))`` returns a
-:class:`ValueModel`; its parameters phi are one flat float64 vector (Q,):
+``make_value(kind, env, action_value=False, hidden=(64, 64), activation="tanh",
+init="orthogonal", init_scale=0.1)`` returns a :class:`ValueModel`; its parameters phi
+are one flat float64 vector (Q,):
 
 =======  ==================================  ============================================
 kind     state value V(s), values (N,)       action values Q(s, .), values (N, A)
 =======  ==================================  ============================================
 tabular  phi (S,): V(s) = phi[s]             phi (S, A) row-major: Q(s, a) = phi[s, a]
 linear   phi (d + 1,): V = phi . (x, 1)      phi (A, d + 1) row-major: Q = phi[a] . (x, 1)
-mlp      tanh MLP with 1 output              tanh MLP with A outputs
+mlp      MLP with 1 output                   MLP with A outputs
 =======  ==================================  ============================================
 
 ``tabular`` needs a discrete-state env (``obs[n, 0]`` is the state index as a
 float); ``linear`` and ``mlp`` read the observation vector x, or on a
 discrete-state env its one-hot encoding (so ``linear`` is then tabular plus a
-bias). The MLP uses the layout of :mod:`pgbench.policies.mlp` (per layer W
-(out, in) row-major then b) and Stable-Baselines3's critic initialization:
-orthogonal weights with gain sqrt(2) on hidden layers and 1.0 on the output
-layer, zero biases. ``tabular`` and ``linear`` start at zero.
+bias). The MLP (1 to 8 hidden layers, ``activation`` tanh or relu) uses the layout
+of :mod:`pgbench.policies.mlp` (per layer W (out, in) row-major then b) and by
+default Stable-Baselines3's critic initialization: orthogonal weights with gain
+sqrt(2) on hidden layers and 1.0 on the output layer, zero biases (``init="normal"``:
+every parameter N(0, init_scale^2) from ``numpy.random.default_rng(seed)``).
+``tabular`` and ``linear`` start at zero.
 
 ``model.forward(phi, obs (N, obs_dim))`` returns a :class:`ValueBatch` with
 ``values`` ((N,), or (N, A) for action values) and ``grad(d)`` =
@@ -35,6 +38,7 @@ import numpy as np
 
 from pgbench.errors import InvalidSpecError
 from pgbench.kernels import nets
+from pgbench.kernels.mathcore import ACTIVATIONS
 from pgbench.policies import mlp
 
 KINDS = ("tabular", "linear", "mlp")
@@ -70,6 +74,7 @@ class ValueModel:
         n_outputs: 1 or A.
         n_params: Q, the length of phi.
         hidden: hidden sizes (``mlp``), else ().
+        activation: the hidden layers' activation (``mlp``: tanh or relu).
     """
 
     kind: str
@@ -79,6 +84,7 @@ class ValueModel:
     hidden: tuple[int, ...]
     _init: Callable[[int], np.ndarray]
     _forward: Callable[[np.ndarray, np.ndarray], ValueBatch]
+    activation: str = "tanh"
 
     def init(self, seed: int) -> np.ndarray:
         """Initial phi (Q,) float64 from ``seed``."""
@@ -144,25 +150,42 @@ def _linear(features, d: int, K: int, action_value: bool):
     return forward
 
 
-def _mlp(features, d: int, hidden: tuple[int, ...], K: int, action_value: bool):
-    h1, h2 = (hidden + (0, 0))[:2]
+def _mlp(features, d: int, hidden: tuple[int, ...], K: int, action_value: bool, activation: str):
+    sizes = np.array([d, *hidden, K], dtype=np.int64)
+    act = ACTIVATIONS[activation]
 
     def forward(phi, obs):
         X = features(obs)
-        Y, H1, H2 = nets.mlp_forward(phi, X, h1, h2, K)
+        Y, acts = nets.mlp_forward(phi, X, sizes, act)
         values = Y if action_value else Y[:, 0]
 
         def vjp(g):
             G = g if action_value else g.reshape(-1, 1)
-            return nets.mlp_backward(phi, X, H1, H2, np.ascontiguousarray(G))
+            return nets.mlp_backward(phi, X, acts, sizes, act, np.ascontiguousarray(G))
 
         return ValueBatch(values, vjp)
 
     return forward
 
 
-def make_value(kind: str, env, action_value: bool = False, hidden=(64, 64)) -> ValueModel:
-    """A value model of class ``kind`` for ``env`` (``hidden`` is used by ``mlp`` only)."""
+def _mlp_init(d, hidden, K, init: str, init_scale: float) -> Callable[[int], np.ndarray]:
+    if init == "orthogonal":
+        return lambda seed: mlp.orthogonal_init(seed, d, hidden, K, VALUE_OUT_GAIN)
+    Q = mlp.n_params(d, hidden, K)
+    return lambda seed: init_scale * np.random.default_rng(seed).standard_normal(Q)
+
+
+def make_value(
+    kind: str,
+    env,
+    action_value: bool = False,
+    hidden=(64, 64),
+    activation: str = "tanh",
+    init: str = "orthogonal",
+    init_scale: float = 0.1,
+) -> ValueModel:
+    """A value model of class ``kind`` for ``env`` (``hidden``, ``activation``, ``init`` and
+    ``init_scale`` are used by ``mlp`` only)."""
     if kind not in KINDS:
         raise InvalidSpecError(f"unknown value model {kind!r}; use one of {', '.join(KINDS)}")
     if action_value and env.continuous:
@@ -200,12 +223,15 @@ def make_value(kind: str, env, action_value: bool = False, hidden=(64, 64)) -> V
             _linear(features, d, K, action_value),
         )
     hidden = mlp.check_hidden("mlp value", hidden)
+    activation = mlp.check_activation("mlp value", activation)
+    init = mlp.check_init("mlp value", init)
     return ValueModel(
         kind,
         action_value,
         K,
         mlp.n_params(d, hidden, K),
         hidden,
-        lambda seed: mlp.orthogonal_init(seed, d, hidden, K, VALUE_OUT_GAIN),
-        _mlp(features, d, hidden, K, action_value),
+        _mlp_init(d, hidden, K, init, float(init_scale)),
+        _mlp(features, d, hidden, K, action_value, activation),
+        activation,
     )

@@ -182,7 +182,7 @@ def test_policies_check_the_action_space(env, name):
 @pytest.mark.parametrize(
     "params",
     [
-        {"hidden": [1, 2, 3]},
+        {"hidden": [1] * 9},
         {"hidden": [0]},
         {"hidden": "x"},
         {"log_std_init": math.inf},

@@ -119,7 +119,7 @@ def test_default_mlp_matches_reference_on_a_batch(cartpole):
         ("quadratic", "cartpole", {}, "unknown value model"),
         ("tabular", "cartpole", {}, "discrete states"),
         ("linear", "point-mass", {"action_value": True}, "discrete actions"),
-        ("mlp", "cartpole", {"hidden": (64, 64, 64)}, "hidden"),
+        ("mlp", "cartpole", {"hidden": (64,) * 9}, "hidden"),
         ("mlp", "cartpole", {"hidden": (0,)}, "hidden"),
     ],
 )

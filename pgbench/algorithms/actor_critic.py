@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from pgbench.algorithms.base import AlgoParams, Algorithm
+from pgbench.algorithms.normalize import NormalizeParams
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
     CriticParams,
@@ -42,6 +43,9 @@ class A2CParams(AlgoParams):
     ent_coef: float = Field(0.0, ge=0, description="entropy bonus weight")
     vf_coef: float = Field(0.5, ge=0, description="critic loss weight")
     critic: CriticParams = Field(CriticParams(), description="critic function class")
+    normalize: NormalizeParams = Field(
+        NormalizeParams(), description="observation / reward normalisation (VecNormalize)"
+    )
     optimizer: OptimizerParams = Field(
         OptimizerParams(kind="rmsprop", lr=7e-4, alpha=0.99, eps=1e-5, max_grad_norm=0.5),
         description="optimizer of policy and critic together",
@@ -61,7 +65,7 @@ def a2c(run, hp: A2CParams) -> np.ndarray:
     params = np.concatenate([run.theta0, phi])  # one optimizer over (theta, phi)
     opt = Optimizer(hp.optimizer, params.shape[0])
     grad = np.empty_like(params)
-    lanes = run.lanes(hp.n_envs)
+    lanes = run.lanes(hp.n_envs, normalize=hp.normalize, gamma=gamma)
     run.log(params[:P])
     while not run.done():
         theta, phi = params[:P], params[P:]
@@ -88,6 +92,9 @@ class TDACParams(AlgoParams):
         OptimizerParams(kind="adam", lr=1e-3), description="critic step (alpha_w)"
     )
     critic: CriticParams = Field(CriticParams(), description="critic function class")
+    normalize: NormalizeParams = Field(
+        NormalizeParams(), description="observation / reward normalisation (VecNormalize)"
+    )
 
     def steps_per_update(self, env, n_params: int | None = None) -> tuple[int, int]:
         """(fewest, most) env steps of one update: a segment of n_envs x n_steps."""
@@ -102,7 +109,7 @@ def td_ac(run, hp: TDACParams) -> np.ndarray:
     theta = run.theta0.copy()
     actor_opt = Optimizer(hp.actor, theta.shape[0])
     critic_opt = Optimizer(hp.critic_optimizer, phi.shape[0])
-    lanes = run.lanes(hp.n_envs)
+    lanes = run.lanes(hp.n_envs, normalize=hp.normalize, gamma=gamma)
     run.log(theta)
     while not run.done():
         # lambda = 0: the advantages are the TD errors
@@ -132,7 +139,7 @@ def q_ac(run, hp: QACParams) -> np.ndarray:
     theta = run.theta0.copy()
     actor_opt = Optimizer(hp.actor, theta.shape[0])
     critic_opt = Optimizer(hp.critic_optimizer, phi.shape[0])
-    lanes = run.lanes(hp.n_envs)
+    lanes = run.lanes(hp.n_envs, normalize=hp.normalize, gamma=gamma)
     run.log(theta)
     while not run.done():
         seg = run.segment(theta, lanes, hp.n_steps)

@@ -39,6 +39,7 @@ import numpy as np
 from pydantic import Field
 
 from pgbench.algorithms.base import AlgoParams, Algorithm
+from pgbench.algorithms.normalize import NormalizeParams
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
     CriticParams,
@@ -64,6 +65,9 @@ class PPOParams(AlgoParams):
     ent_coef: float = Field(0.0, ge=0, description="entropy bonus weight")
     vf_coef: float = Field(0.5, ge=0, description="critic loss weight")
     critic: CriticParams = Field(CriticParams(), description="critic function class")
+    normalize: NormalizeParams = Field(
+        NormalizeParams(), description="observation / reward normalisation (VecNormalize)"
+    )
     optimizer: OptimizerParams = Field(
         OptimizerParams(kind="adam", lr=3e-4, eps=1e-5, max_grad_norm=0.5),
         description="optimizer of policy and critic together",
@@ -187,7 +191,7 @@ def _ppo(run, hp: PPOParams, clip_fn=None, kl_target: float | None = None, beta0
     theta = run.theta0.copy()
     P = theta.shape[0]
     opt = Optimizer(hp.optimizer, P + phi.shape[0])  # one optimizer over (theta, phi)
-    lanes = run.lanes(hp.n_envs)
+    lanes = run.lanes(hp.n_envs, normalize=hp.normalize, gamma=gamma)
     beta = beta0
     run.log(theta)
     while not run.done():

@@ -28,11 +28,16 @@ class CriticParams(HyperParams):
 
     kind: Literal["tabular", "linear", "mlp"] = Field("mlp", description="function class")
     hidden: tuple[int, ...] = Field((64, 64), strict=False, description="hidden layer sizes (mlp)")
+    activation: Literal["tanh", "relu"] = Field("tanh", description="hidden-layer activation (mlp)")
 
 
 def make_critic(run, params: CriticParams, action_value: bool = False):
     """(value model, initial phi) for ``run``'s env, initialized from the run's seed."""
-    kwargs = {"hidden": tuple(params.hidden)} if params.kind == "mlp" else {}
+    kwargs = (
+        {"hidden": tuple(params.hidden), "activation": params.activation}
+        if params.kind == "mlp"
+        else {}
+    )
     model = make_value(params.kind, run.env, action_value=action_value, **kwargs)
     return model, model.init(derive_seed(run.seed, "critic") % 2**63)
 
@@ -46,7 +51,8 @@ def discount(run, gamma: float | None) -> float:
 class Transitions:
     """A segment flattened lane-major to N = L T rows.
 
-    obs (N, OD), actions (N,), advantages (N,), returns (N,) (= advantages +
+    obs (N, OD), actions (N,) (or (N, K) for a K-component action), advantages (N,),
+    returns (N,) (= advantages +
     values: the critic's regression target), values (N,) V(s_n) before the update.
     ``critic`` is the critic's forward pass that gave the values, over the N
     states followed by the L lanes' last states (N + L rows), kept for its
@@ -106,7 +112,7 @@ def gae_transitions(run, seg, model, phi, gamma: float, lam: float) -> Transitio
     adv = run.returns.gae_segment(seg.rewards, values, nxt, seg.dones, gamma, lam)
     return Transitions(
         obs=obs,
-        actions=seg.actions.reshape(-1),
+        actions=seg.actions.reshape(L * T, *seg.actions.shape[2:]),  # (N,) or (N, K)
         advantages=adv.reshape(-1),
         returns=(adv + values).reshape(-1),
         values=values.reshape(-1),

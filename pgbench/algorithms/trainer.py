@@ -16,7 +16,7 @@ metric              meaning
                     ended since the previous point (NaN if none ended)
 ``eval_return``     mean undiscounted return of ``eval_episodes`` evaluation
                     episodes of the greedy / mean-action policy (own streams)
-``exact_value``     J(theta) in closed form, where the env has one (tabular)
+``exact_value``     J(theta) in closed form, where the env has one (tabular, LQR)
 ``optimal_value``   max over policies of J by value iteration (tabular; constant)
 ``seconds``         wall time of training so far, evaluation and Numba
                     compilation (or cache loading) excluded
@@ -41,6 +41,8 @@ import numpy as np
 
 from pgbench import exact
 from pgbench.algorithms.evaluation import evaluate_returns
+from pgbench.algorithms.normalize import Normalizer
+from pgbench.errors import InvalidSpecError, NoExactFormError
 from pgbench.kernels import Lanes, Segment, build, build_returns, timing
 from pgbench.metrics import WHERE_DEFINED
 from pgbench.sampling import Sampler, kernel_target
@@ -100,6 +102,7 @@ class TrainRun:
         self.returns = build_returns("serial" if target == "parallel" else target)
         self.sampler = Sampler(env, policy, backend)
         self.rng = np.random.default_rng(derive_seed(self.seed, "rng"))
+        self.normalizer: Normalizer | None = None  # set by lanes(normalize=...)
         self.rows: list[tuple[int, str, float]] = []
         self._segment_steps = 0
         self._pending_returns: list[np.ndarray] = []
@@ -128,10 +131,27 @@ class TrainRun:
     def done(self) -> bool:
         return self.env_steps >= self.budget
 
-    def lanes(self, n_lanes: int, stream: int = 0) -> Lanes:
-        """``n_lanes`` persistent environments on their own streams (``stream`` k)."""
+    def lanes(
+        self, n_lanes: int, stream: int = 0, normalize=None, gamma: float | None = None
+    ) -> Lanes:
+        """``n_lanes`` persistent environments on their own streams (``stream`` k); with
+        ``normalize`` (:class:`~pgbench.algorithms.normalize.NormalizeParams`) their
+        observations and rewards are normalised (statistics shared by all the run's
+        lanes; rewards scaled by the return of discount ``gamma``, default the env's)."""
         seed = derive_seed(self.seed, "train", stream)
-        return self.kernels.start_lanes(self.env.params, seed, n_lanes)
+        if normalize is None or not normalize.any:
+            return self.kernels.start_lanes(self.env.params, seed, n_lanes)
+        if self.env.native:
+            raise InvalidSpecError(
+                f"normalize needs an environment stepped from Python (gymnasium); "
+                f"{self.env.describe()} runs in native kernels"
+            )
+        if self.normalizer is None:
+            g = self.env.gamma if gamma is None else gamma
+            self.normalizer = Normalizer(normalize, self.env.obs_dim, g)
+        return self.kernels.start_lanes(
+            self.env.params, seed, n_lanes, normalizer=self.normalizer
+        )
 
     def segment(self, theta: np.ndarray, lanes: Lanes, n_steps: int) -> Segment:
         """``n_steps`` steps of every lane of ``lanes`` under ``theta``."""
@@ -228,8 +248,11 @@ class TrainRun:
         if self.eval_episodes <= 0:
             return math.nan
         seed = derive_seed(self.seed, "eval", self._n_logged)
+        frozen = None if self.normalizer is None else self.normalizer.frozen()
         return float(
-            evaluate_returns(self.env, self.policy, theta, self.eval_episodes, seed).mean()
+            evaluate_returns(
+                self.env, self.policy, theta, self.eval_episodes, seed, frozen
+            ).mean()
         )
 
     def _optimal_value(self) -> float:
@@ -240,6 +263,11 @@ class TrainRun:
         return self._optimum
 
     def _exact_value(self, theta: np.ndarray) -> float:
+        if self.env.exact is not None:  # a closed form of its own (LQR), where it has one
+            try:
+                return float(exact.exact_objective(self.env, self.policy, theta))
+            except NoExactFormError:
+                return math.nan
         if self.env.tabular is None or not self.policy.exact_form:
             return math.nan
         return float(exact.exact_objective(self.env, self.policy, theta))

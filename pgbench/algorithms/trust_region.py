@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from pgbench.algorithms.base import AlgoParams, Algorithm
+from pgbench.algorithms.normalize import NormalizeParams
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
     CriticParams,
@@ -47,6 +48,9 @@ class NPGParams(AlgoParams):
     cg_iters: int = Field(10, ge=1, description="conjugate-gradient iterations")
     damping: float = Field(0.1, ge=0, description="F + damping I in the CG solve")
     critic: CriticParams = Field(CriticParams(), description="critic function class")
+    normalize: NormalizeParams = Field(
+        NormalizeParams(), description="observation / reward normalisation (VecNormalize)"
+    )
     critic_epochs: int = Field(5, ge=1, description="critic passes per update")
     critic_batch_size: int = Field(256, ge=1, description="critic minibatch size")
     critic_optimizer: OptimizerParams = Field(
@@ -101,7 +105,7 @@ def _trust_region(run, hp: NPGParams, line_search: bool) -> np.ndarray:
     critic, phi = make_critic(run, hp.critic)
     critic_opt = Optimizer(hp.critic_optimizer, phi.shape[0])
     theta = run.theta0.copy()
-    lanes = run.lanes(hp.n_envs)
+    lanes = run.lanes(hp.n_envs, normalize=hp.normalize, gamma=gamma)
     run.log(theta)
     while not run.done():
         tr = collect_segment(run, theta, lanes, hp.n_steps, critic, phi, gamma, hp.gae_lambda)

@@ -50,9 +50,17 @@ class Env:
         make_cores: ``lib -> EnvCores`` (undecorated functions).
         spec: the user-facing parameters, for results tables and reprs.
         tabular: ``(P, R, mu0)`` for tabular environments (exact solvers), else None.
-        action_dim: 0 for discrete actions; 1 for a scalar continuous action
-            (then ``n_actions`` is 0 and actions are float64).
-        action_low, action_high: bounds of a continuous action (the env clips).
+        action_dim: 0 for discrete actions; K >= 1 for a continuous action of K float64
+            components (then ``n_actions`` is 0). Native cores take K = 1 only.
+        action_low, action_high: bounds of a continuous action: floats (K = 1, the env
+            clips), or (K,) arrays for an environment driven from Python.
+        make_drivers: ``(policy, target) -> drivers`` for an environment stepped from
+            Python (a Gymnasium env, a batched numpy env: :mod:`pgbench.envs.external`),
+            with the interface of :class:`pgbench.kernels.build.Kernels`; None for native
+            cores (then ``make_cores`` is set).
+        exact: closed-form objective and gradient of a non-tabular env (LQR), an object
+            with ``objective(policy, theta) -> float`` and ``gradient(policy, theta) ->
+            (P,)``, or None.
     """
 
     name: str
@@ -63,12 +71,20 @@ class Env:
     horizon: int
     gamma: float
     params: np.ndarray
-    make_cores: Callable[[Any], EnvCores]
+    make_cores: Callable[[Any], EnvCores] | None
     spec: dict = field(default_factory=dict)
     tabular: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     action_dim: int = 0
-    action_low: float = 0.0
-    action_high: float = 0.0
+    action_low: float | np.ndarray = 0.0
+    action_high: float | np.ndarray = 0.0
+    make_drivers: Callable[[Any, str], Any] | None = None
+    exact: Any = None
+
+    @property
+    def native(self) -> bool:
+        """True for an environment of Numba cores (``make_cores``), False for one stepped
+        from Python (``make_drivers``)."""
+        return self.make_cores is not None
 
     @property
     def continuous(self) -> bool:

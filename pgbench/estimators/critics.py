@@ -204,6 +204,12 @@ def fit_critic(env, fit, params: CriticParams, need, returns) -> Critic:
     """Linear Q_w (if ``"q"`` in ``need``) and V_w (if ``"v"``) fitted on the batch ``fit``."""
     data = _transitions(fit, returns, env.gamma)
     q = v = None
+    if "q" in need and env.continuous:
+        raise InvalidSpecError(
+            f"a fitted action-value critic (q-critic, advantage-critic) needs discrete actions; "
+            f"{env.describe()} has a continuous one (use td-critic or the likelihood-ratio "
+            "estimators)"
+        )
     if "q" in need:
 
         def q_feat(obs, t, a):

@@ -120,7 +120,8 @@ def _compile_all(decorate, funcs: dict) -> SimpleNamespace:
 
 def make_lib(decorate, pow2i, unit_from_bits) -> SimpleNamespace:
     """Compiled primitives of one target: exp, sincos, episode_key, uniform, step_counter,
-    and the inverse-CDF draw ``categorical(probs, j, n, u)`` (:mod:`.draws`)."""
+    action_key, action_counter, and the inverse-CDF draw ``categorical(probs, j, n, u)``
+    (:mod:`.draws`)."""
     math_cores = _compile_all(decorate, mathcore.make_math(pow2i))
     mix64 = decorate(rng.mix64)
     rng_cores = _compile_all(decorate, rng.make_rng(mix64, unit_from_bits))
@@ -132,6 +133,8 @@ def make_lib(decorate, pow2i, unit_from_bits) -> SimpleNamespace:
         episode_key=rng_cores.episode_key,
         uniform=rng_cores.uniform,
         step_counter=decorate(rng.step_counter),
+        action_key=rng_cores.action_key,
+        action_counter=decorate(rng.action_counter),
         categorical=decorate(draws.categorical),
     )
 
@@ -292,10 +295,14 @@ _BUILT: dict[tuple, Kernels] = {}
 
 
 def build(env, policy, target: str = "parallel") -> Kernels:
-    """Compiled kernels for ``env`` x ``policy`` on ``target`` (memoized per process)."""
+    """Compiled kernels for ``env`` x ``policy`` on ``target`` (memoized per process); for
+    an environment stepped from Python (no cores), its own drivers
+    (``env.make_drivers(policy, target)``, with the same methods)."""
     if target not in TARGETS:
         raise InvalidSpecError(f"unknown kernel target {target!r}; use one of {TARGETS}")
     dims = check_pair(env, policy)
+    if env.make_cores is None:  # stepped from Python: the env brings its own drivers
+        return env.make_drivers(policy, target)
     key = (fingerprint(env.make_cores), fingerprint(policy.make_cores), target)
     if key not in _BUILT:
         _BUILT[key] = _build(env, policy, target, dims)

@@ -1,26 +1,31 @@
-"""Batched tanh MLP passes on the CPU: parameter layout, forward, backward and JVP.
+"""Batched MLP passes on the CPU: parameter layout, forward, backward, per-row backward, JVP.
 
 Inlined helpers (:func:`pgbench.kernels.cpu.device_jit`) that the kernels of
-:mod:`.nets` are made of: each evaluates the network on a batch of N
-observations at once, with the matrix products in BLAS (``np.dot`` on
-contiguous 2-D arrays inside njit goes to scipy's ``dgemm``) and the
-elementwise work in loops that LLVM vectorizes. tanh is built from the CPU
-lib's ``exp`` (:mod:`.mathcore`), the same formula the lane cores use, so
-batched and lane evaluations agree to the rounding of the dot products.
+:mod:`.nets` and :mod:`.gaussian_nets` are made of: each evaluates the network
+on a batch of N observations at once, with the matrix products in BLAS
+(``np.dot`` on contiguous 2-D arrays inside njit goes to scipy's ``dgemm``)
+and the elementwise work in loops that LLVM vectorizes. tanh is built from the
+CPU lib's ``exp`` (:mod:`.mathcore`), the same formula the lane cores use, and
+ReLU is the same comparison, so batched and lane evaluations agree to the
+rounding of the dot products.
 
 Network and flat parameter layout (shared with :mod:`pgbench.policies.mlp`,
-which documents it for users): inputs ``D``, hidden sizes ``h1, h2`` (``h1 =
-0``: no hidden layer, a linear map; ``h2 = 0``: one hidden layer), ``K``
-outputs. For each layer l in order, ``W_l`` of shape (out_l, in_l) row-major,
-then ``b_l`` (out_l,); hidden layers apply tanh, the output layer is linear::
+which documents it for users): ``sizes`` is an int64 array ``[D, h_1, ...,
+h_L, K]`` (L >= 0 hidden layers), ``act`` the hidden layers' activation code
+(:data:`.mathcore.TANH` or :data:`.mathcore.RELU`). For each layer l in order,
+``W_l`` of shape (out_l, in_l) row-major, then ``b_l`` (out_l,); the output
+layer is linear::
 
-    H1 = tanh(X W1^T + b1)    (N, h1)
-    H2 = tanh(H1 W2^T + b2)   (N, h2)
-    Y  = H_last W3^T + b3     (N, K)
+    H_1 = act(X W_1^T + b_1)    (N, h_1)   ...   Y = H_L W_o^T + b_o   (N, K)
 
-Parameters beyond the network's (a Gaussian's log-std) may follow in
-``theta``; the passes ignore them. Arrays are float64; ``X`` (N, D) must be
-C-contiguous. Absent layers are (N, 0) arrays.
+A second linear head on H_L (a Gaussian's state-dependent log-std) may follow
+the network at offset ``off2``: the backward passes take its output gradient
+``G2`` (N, K2), or an (N, 0) array for none. Other parameters beyond the
+network's (a Gaussian's log-std) may follow in ``theta``; the passes ignore them.
+
+The hidden activations are one flat buffer ``acts`` of N sum(h) floats, layer l
+a C-contiguous (N, h_l) block (:func:`hidden_layer`). Arrays are float64; ``X``
+(N, D) must be C-contiguous.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import numpy as np
 
 from pgbench.kernels.build import cpu_lib
 from pgbench.kernels.cpu import device_jit
-from pgbench.kernels.mathcore import make_tanh
+from pgbench.kernels.mathcore import RELU, TANH, make_tanh
 
 exp = cpu_lib().exp
 tanh = device_jit(make_tanh(exp))
@@ -43,20 +48,46 @@ def _n_layer(n_out, n_in):
 
 
 @device_jit
-def n_params(D, h1, h2, K):
-    """Length of the network part of theta for sizes (D, h1, h2, K)."""
-    if h1 == 0:
-        return _n_layer(K, D)
-    if h2 == 0:
-        return _n_layer(h1, D) + _n_layer(K, h1)
-    return _n_layer(h1, D) + _n_layer(h2, h1) + _n_layer(K, h2)
+def n_params(sizes):
+    """Length of the network part of theta for ``sizes`` [D, h_1, ..., h_L, K]."""
+    total = 0
+    for l in range(sizes.shape[0] - 1):
+        total += _n_layer(sizes[l + 1], sizes[l])
+    return total
 
 
 @device_jit
-def _weights(theta, off, n_out, n_in):
+def layer_offset(sizes, l):
+    """Offset in theta of layer l's weights (l = L: the output layer)."""
+    off = 0
+    for m in range(l):
+        off += _n_layer(sizes[m + 1], sizes[m])
+    return off
+
+
+@device_jit
+def weights(theta, off, n_out, n_in):
     """(W (n_out, n_in), b (n_out,), offset after the layer): views into theta."""
     w_end = off + n_out * n_in
     return theta[off:w_end].reshape((n_out, n_in)), theta[w_end : w_end + n_out], w_end + n_out
+
+
+@device_jit
+def hidden_layer(acts, N, sizes, l):
+    """Hidden layer l's activations (N, h_l), a view into the flat buffer ``acts``."""
+    c = 0
+    for m in range(l):
+        c += sizes[m + 1]
+    h = sizes[l + 1]
+    return acts[N * c : N * (c + h)].reshape((N, h))
+
+
+@device_jit
+def layer_input(X, acts, sizes, l):
+    """The input of layer l: X for l = 0, else hidden layer l - 1's activations."""
+    if l == 0:
+        return X
+    return hidden_layer(acts, X.shape[0], sizes, l - 1)
 
 
 # --------------------------------------------------------------------------- products
@@ -96,38 +127,46 @@ def _mm_tn(A, B):
 
 
 @device_jit
-def _dense(H, W, b, apply_tanh):
-    """H W^T + b, then tanh in place if ``apply_tanh``: (N, n_out)."""
-    Z = np.dot(H, W.T)
+def bias_act(Z, b, act):
+    """Z + b, then the activation ``act`` (TANH, RELU, else none), in place."""
     N, n_out = Z.shape
-    if apply_tanh:
+    if act == TANH:
         for n in range(N):
             for k in range(n_out):
                 Z[n, k] = tanh(Z[n, k] + b[k])
+    elif act == RELU:
+        for n in range(N):
+            for k in range(n_out):
+                z = Z[n, k] + b[k]
+                Z[n, k] = z if z > 0.0 else 0.0
     else:
         for n in range(N):
             for k in range(n_out):
                 Z[n, k] += b[k]
-    return Z
 
 
 @device_jit
-def forward(theta, X, h1, h2, K):
-    """(Y (N, K), H1 (N, h1), H2 (N, h2)) of the network ``theta`` at the rows of X."""
-    N, D = X.shape
-    empty = np.empty((N, 0))
-    if h1 == 0:
-        W, b, _ = _weights(theta, 0, K, D)
-        return _dense(X, W, b, False), empty, empty
-    W1, b1, off = _weights(theta, 0, h1, D)
-    H1 = _dense(X, W1, b1, True)
-    if h2 == 0:
-        W, b, _ = _weights(theta, off, K, h1)
-        return _dense(H1, W, b, False), H1, empty
-    W2, b2, off = _weights(theta, off, h2, h1)
-    H2 = _dense(H1, W2, b2, True)
-    W, b, _ = _weights(theta, off, K, h2)
-    return _dense(H2, W, b, False), H1, H2
+def forward(theta, X, sizes, act):
+    """(Y (N, K), acts) of the network ``theta`` at the rows of X; ``acts`` the flat
+    buffer of the hidden activations."""
+    N = X.shape[0]
+    L = sizes.shape[0] - 2
+    n_hidden = 0
+    for l in range(L):
+        n_hidden += sizes[l + 1]
+    acts = np.empty(N * n_hidden)
+    H = X
+    off = 0
+    for l in range(L):
+        W, b, off = weights(theta, off, sizes[l + 1], sizes[l])
+        Z = hidden_layer(acts, N, sizes, l)
+        np.dot(H, W.T, Z)
+        bias_act(Z, b, act)
+        H = Z
+    W, b, _ = weights(theta, off, sizes[L + 1], sizes[L])
+    Y = np.dot(H, W.T)
+    bias_act(Y, b, 0)
+    return Y, acts
 
 
 # --------------------------------------------------------------------------- backward
@@ -154,45 +193,94 @@ def _layer_grad(G, H, grad, off):
 
 
 @device_jit
-def _back_through_tanh(G, W, H):
-    """Delta of a tanh layer with activations H (N, h) from the delta G (N, n_out)
-    of the layer above with weights W (n_out, h): (G W) * (1 - H^2)."""
-    D = np.dot(G, W)
-    N, h = D.shape
+def _layer_rows(G, H, rows, off):
+    """Per-row gradients of a dense layer: rows[n, W part] = outer(G[n], H[n]) row-major,
+    rows[n, b part] = G[n], at column ``off``."""
+    N, n_out = G.shape
+    n_in = H.shape[1]
+    ob = off + n_out * n_in
     for n in range(N):
-        for k in range(h):
-            D[n, k] *= 1.0 - H[n, k] * H[n, k]
+        for k in range(n_out):
+            g = G[n, k]
+            c = off + k * n_in
+            for i in range(n_in):
+                rows[n, c + i] = g * H[n, i]
+            rows[n, ob + k] = g
+
+
+@device_jit
+def through_act(D, H, act):
+    """D * act'(H) in place, from the activations H: 1 - H^2 (tanh), H > 0 (ReLU)."""
+    N, h = D.shape
+    if act == RELU:
+        for n in range(N):
+            for k in range(h):
+                D[n, k] = D[n, k] if H[n, k] > 0.0 else 0.0
+    else:
+        for n in range(N):
+            for k in range(h):
+                D[n, k] *= 1.0 - H[n, k] * H[n, k]
     return D
 
 
 @device_jit
-def backward(theta, X, H1, H2, G, grad):
+def _backprop(theta, X, acts, sizes, act, G, G2, off2, grad, rows, per_row):
+    """The backward pass: into ``grad`` (P,) the sum over rows, or with ``per_row`` into
+    ``rows`` (N, P) each row's gradient, of G[n] . dY[n]/dtheta (plus G2[n] . dY2[n]/dtheta
+    for the second head at ``off2``, when G2 has columns); the other output is unused."""
+    L = sizes.shape[0] - 2
+    K = sizes[L + 1]
+    top = layer_input(X, acts, sizes, L)
+    off_out = layer_offset(sizes, L)
+    two = G2.shape[1] > 0
+    if per_row:
+        _layer_rows(G, top, rows, off_out)
+        if two:
+            _layer_rows(G2, top, rows, off2)
+    else:
+        _layer_grad(G, top, grad, off_out)
+        if two:
+            _layer_grad(G2, top, grad, off2)
+    if L == 0:
+        return
+    W, _, _ = weights(theta, off_out, K, sizes[L])
+    D = np.dot(G, W)
+    if two:
+        W2, _, _ = weights(theta, off2, G2.shape[1], sizes[L])
+        D += np.dot(G2, W2)
+    for l in range(L - 1, -1, -1):
+        through_act(D, hidden_layer(acts, X.shape[0], sizes, l), act)
+        off = layer_offset(sizes, l)
+        src = layer_input(X, acts, sizes, l)
+        if per_row:
+            _layer_rows(D, src, rows, off)
+        else:
+            _layer_grad(D, src, grad, off)
+        if l > 0:
+            Wl, _, _ = weights(theta, off, sizes[l + 1], sizes[l])
+            D = np.dot(D, Wl)
+
+
+@device_jit
+def backward(theta, X, acts, sizes, act, G, G2, off2, grad):
     """grad[:n_params] = sum_n G[n] . dY[n] / dtheta (the network's part of the
-    vector-Jacobian product), for G (N, K) = dL/dY and the activations of :func:`forward`."""
-    D = X.shape[1]
-    h1, h2, K = H1.shape[1], H2.shape[1], G.shape[1]
-    if h1 == 0:
-        _layer_grad(G, X, grad, 0)
-        return
-    off2 = _n_layer(h1, D)
-    if h2 == 0:
-        W, _, _ = _weights(theta, off2, K, h1)
-        _layer_grad(G, H1, grad, off2)
-        _layer_grad(_back_through_tanh(G, W, H1), X, grad, 0)
-        return
-    W2, _, off3 = _weights(theta, off2, h2, h1)
-    W, _, _ = _weights(theta, off3, K, h2)
-    _layer_grad(G, H2, grad, off3)
-    D2 = _back_through_tanh(G, W, H2)
-    _layer_grad(D2, H1, grad, off2)
-    _layer_grad(_back_through_tanh(D2, W2, H1), X, grad, 0)
+    vector-Jacobian product; and the second head's), for G (N, K) = dL/dY and the
+    activations of :func:`forward`."""
+    _backprop(theta, X, acts, sizes, act, G, G2, off2, grad, np.empty((0, 0)), False)
+
+
+@device_jit
+def backward_rows(theta, X, acts, sizes, act, G, G2, off2, rows):
+    """rows[n, :n_params] = G[n] . dY[n] / dtheta for each row n (rows (N, >= n_params),
+    the other columns untouched): :func:`backward` without the sum over rows."""
+    _backprop(theta, X, acts, sizes, act, G, G2, off2, np.empty(0), rows, True)
 
 
 # --------------------------------------------------------------------------- forward mode
 
 
 @device_jit
-def _tangent(H, dH, W, dW, db):
+def tangent(H, dH, W, dW, db):
     """Directional derivative of H W^T + b: H dW^T + dH W^T + db (dH may be None-like
     (N, 0) for the input layer, whose input has no tangent)."""
     T = np.dot(H, dW.T)
@@ -206,35 +294,21 @@ def _tangent(H, dH, W, dW, db):
 
 
 @device_jit
-def _through_tanh(T, H):
-    """Tangent of tanh: T * (1 - H^2), in place."""
-    N, h = T.shape
-    for n in range(N):
-        for k in range(h):
-            T[n, k] *= 1.0 - H[n, k] * H[n, k]
-    return T
-
-
-@device_jit
-def jvp(theta, v, X, H1, H2, K):
-    """dY = J v (N, K): the forward-mode derivative of the outputs along v (theta's shape)."""
-    N, D = X.shape
-    h1, h2 = H1.shape[1], H2.shape[1]
-    none = np.empty((N, 0))
-    if h1 == 0:
-        W, _, _ = _weights(theta, 0, K, D)
-        dW, db, _ = _weights(v, 0, K, D)
-        return _tangent(X, none, W, dW, db)
-    W1, _, off = _weights(theta, 0, h1, D)
-    dW1, db1, _ = _weights(v, 0, h1, D)
-    dH1 = _through_tanh(_tangent(X, none, W1, dW1, db1), H1)
-    if h2 == 0:
-        W, _, _ = _weights(theta, off, K, h1)
-        dW, db, _ = _weights(v, off, K, h1)
-        return _tangent(H1, dH1, W, dW, db)
-    W2, _, off3 = _weights(theta, off, h2, h1)
-    dW2, db2, _ = _weights(v, off, h2, h1)
-    dH2 = _through_tanh(_tangent(H1, dH1, W2, dW2, db2), H2)
-    W, _, _ = _weights(theta, off3, K, h2)
-    dW, db, _ = _weights(v, off3, K, h2)
-    return _tangent(H2, dH2, W, dW, db)
+def jvp(theta, v, X, acts, sizes, act):
+    """(dY (N, K), dH_L) = J v: the forward-mode derivative of the outputs along v
+    (theta's shape), and of the last hidden layer's activations ((N, 0) if L = 0)."""
+    N = X.shape[0]
+    L = sizes.shape[0] - 2
+    H = X
+    dH = np.empty((N, 0))
+    off = 0
+    for l in range(L):
+        W, _, nxt = weights(theta, off, sizes[l + 1], sizes[l])
+        dW, db, _ = weights(v, off, sizes[l + 1], sizes[l])
+        Hl = hidden_layer(acts, N, sizes, l)
+        dH = through_act(tangent(H, dH, W, dW, db), Hl, act)
+        H = Hl
+        off = nxt
+    W, _, _ = weights(theta, off, sizes[L + 1], sizes[L])
+    dW, db, _ = weights(v, off, sizes[L + 1], sizes[L])
+    return tangent(H, dH, W, dW, db), dH

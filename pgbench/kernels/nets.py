@@ -1,24 +1,25 @@
-"""Batched tanh MLP kernels on the CPU: the plain network, softmax and Gaussian heads.
+"""Batched MLP kernels on the CPU: the plain network, the softmax head, categorical draws.
 
 Training code evaluates a policy or a critic on a batch of N observations at
 once (a PPO minibatch, a segment of transitions); each kernel here does one
 pass in one Numba call (:func:`pgbench.kernels.cpu.driver_jit`: ``nogil``,
 cached on disk), built from the layout and passes of :mod:`.mlp_passes`, which
-documents the network and its flat parameter layout. Arrays are float64;
-``X`` (N, D) must be C-contiguous. Heads:
+documents the network (``sizes`` [D, h_1, ..., h_L, K], activation code
+``act``), its flat parameter layout and the flat buffer ``acts`` of hidden
+activations that the forward kernels return for the backward ones. Arrays are
+float64; ``X`` (N, D) must be C-contiguous. Heads:
 
 * softmax (categorical policies): log-softmax, probabilities, entropy; the
   gradient of ``sum_n w_n log pi(a_n) + w_ent sum_n H_n + w_kl sum_n
-  KL(q_n || pi_n)`` and the Fisher-vector product of the categorical
-  distribution in its logits, ``M = diag(p) - p p^T``;
-* Gaussian (scalar action, state-independent log-std ``theta[-1]``): the mean
-  ``Y[:, 0]`` and the same objective's gradient, and the Fisher-vector
-  product with ``M = diag(1 / sigma^2, 2)`` in (mean, log-std);
+  KL(q_n || pi_n)``, per-row scores, and the Fisher-vector product of the
+  categorical distribution in its logits, ``M = diag(p) - p p^T``;
+  :func:`categorical_sample` draws actions by the lane cores' rule;
 * none (critics): ``Y`` and the backward pass of a given ``dL/dY``.
 
-Fisher-vector products follow Schulman et al. (2015, TRPO, appendix C):
-``F v = (1/N) sum_n J_n^T M_n J_n v`` by one forward-mode pass (``J v``) and
-one backward pass (``J^T u``), never forming ``F``.
+The Gaussian head is in :mod:`.gaussian_nets`. Fisher-vector products follow
+Schulman et al. (2015, TRPO, appendix C): ``F v = (1/N) sum_n J_n^T M_n J_n v``
+by one forward-mode pass (``J v``) and one backward pass (``J^T u``), never
+forming ``F``.
 """
 
 from __future__ import annotations
@@ -28,34 +29,34 @@ import math
 import numpy as np
 
 from pgbench.kernels.cpu import device_jit, driver_jit
-from pgbench.kernels.mlp_passes import backward, exp, forward, jvp, n_params
+from pgbench.kernels.draws import categorical
+from pgbench.kernels.mlp_passes import backward, backward_rows, exp, forward, jvp, n_params
 
-LOG_2PI = math.log(2.0 * math.pi)
-GAUSS_ENTROPY_CONST = 0.5 * (1.0 + LOG_2PI)  # entropy of N(0, 1) in nats
+_categorical = device_jit(categorical)
 
 
 # --------------------------------------------------------------------------- plain network
 
 
 @driver_jit
-def mlp_forward(theta, X, h1, h2, K):
-    """(Y (N, K), H1 (N, h1), H2 (N, h2)) of the tanh MLP ``theta`` at rows of X (N, D)."""
-    return forward(theta, X, h1, h2, K)
+def mlp_forward(theta, X, sizes, act):
+    """(Y (N, K), acts) of the MLP ``theta`` at rows of X (N, D); ``acts`` the hidden
+    activations for :func:`mlp_backward` and :func:`mlp_jvp`."""
+    return forward(theta, X, sizes, act)
 
 
 @driver_jit
-def mlp_backward(theta, X, H1, H2, G):
+def mlp_backward(theta, X, acts, sizes, act, G):
     """(n_params,) sum_n G[n] . dY[n]/dtheta for G (N, K), activations from :func:`mlp_forward`."""
-    N, D = X.shape
-    grad = np.empty(n_params(D, H1.shape[1], H2.shape[1], G.shape[1]))
-    backward(theta, X, H1, H2, G, grad)
+    grad = np.empty(n_params(sizes))
+    backward(theta, X, acts, sizes, act, G, np.empty((X.shape[0], 0)), 0, grad)
     return grad
 
 
 @driver_jit
-def mlp_jvp(theta, v, X, H1, H2, K):
+def mlp_jvp(theta, v, X, acts, sizes, act):
     """(N, K) J v: derivative of the outputs along the parameter direction v."""
-    return jvp(theta, v, X, H1, H2, K)
+    return jvp(theta, v, X, acts, sizes, act)[0]
 
 
 # --------------------------------------------------------------------------- softmax head
@@ -152,90 +153,72 @@ def softmax_fisher(p, dz, scale):
 
 
 @driver_jit
-def mlp_softmax_forward(theta, X, h1, h2, A):
-    """(log p (N, A), p (N, A), entropy (N,), H1, H2) of the MLP softmax policy."""
-    Z, H1, H2 = forward(theta, X, h1, h2, A)
+def mlp_softmax_forward(theta, X, sizes, act):
+    """(log p (N, A), p (N, A), entropy (N,), acts) of the MLP softmax policy."""
+    Z, acts = forward(theta, X, sizes, act)
     logp, p, ent = _log_softmax(Z)
-    return logp, p, ent, H1, H2
+    return logp, p, ent, acts
 
 
 @driver_jit
-def mlp_softmax_grad(theta, X, H1, H2, logp, p, ent, actions, w_logp, w_ent, q, w_kl):
+def mlp_softmax_grad(theta, X, acts, sizes, act, logp, p, ent, actions, w_logp, w_ent, q, w_kl):
     """(P,) gradient of the softmax objective of :func:`_softmax_out_grad` w.r.t. theta."""
     G = _softmax_out_grad(logp, p, ent, actions, w_logp, w_ent, q, w_kl)
     grad = np.empty(theta.shape[0])
-    backward(theta, X, H1, H2, G, grad)
+    backward(theta, X, acts, sizes, act, G, np.empty((X.shape[0], 0)), 0, grad)
     return grad
 
 
 @driver_jit
-def mlp_softmax_fvp(theta, v, X, H1, H2, p):
+def mlp_softmax_fvp(theta, v, X, acts, sizes, act, p):
     """(P,) F v, F the mean Fisher of the categorical policy (Schulman et al. 2015, app. C)."""
     N = X.shape[0]
-    dz = jvp(theta, v, X, H1, H2, p.shape[1])
+    dz, _ = jvp(theta, v, X, acts, sizes, act)
     u = _softmax_fisher(p, dz, 1.0 / N)
     grad = np.empty(theta.shape[0])
-    backward(theta, X, H1, H2, u, grad)
+    backward(theta, X, acts, sizes, act, u, np.empty((N, 0)), 0, grad)
     return grad
 
 
-# --------------------------------------------------------------------------- Gaussian head
-
-
-@driver_jit
-def mlp_gaussian_forward(theta, X, h1, h2):
-    """(mean (N,), H1, H2) of the Gaussian policy's mean network (K = 1)."""
-    Y, H1, H2 = forward(theta, X, h1, h2, 1)
-    return Y[:, 0].copy(), H1, H2
-
-
-@driver_jit
-def mlp_gaussian_grad(theta, X, H1, H2, mu, actions, w_logp, w_ent, mu_old, log_std_old, w_kl):
-    """(P,) gradient w.r.t. theta (network, then log-std last) of
-    sum_n w_logp[n] log N(a_n; mu_n, sigma^2) + w_ent sum_n H_n
-    + w_kl sum_n KL(N(mu_old_n, sigma_old^2) || N(mu_n, sigma^2)), sigma = exp(theta[-1]).
-
-    d log pi / d mu = (a - mu) / sigma^2, d log pi / d log sigma = ((a - mu)/sigma)^2 - 1;
-    dH / d log sigma = 1; KL = log(sigma/sigma_old) + (sigma_old^2 + (mu_old - mu)^2)
-    / (2 sigma^2) - 1/2, so dKL/dmu = (mu - mu_old) / sigma^2 and
-    dKL / d log sigma = 1 - (sigma_old^2 + (mu_old - mu)^2) / sigma^2.
-    ``mu_old`` is (N,) or (0,) when w_kl = 0.
-    """
-    N = X.shape[0]
-    P = theta.shape[0]
-    ls = theta[P - 1]
-    var = exp(2.0 * ls)
-    inv_var = 1.0 / var
-    use_kl = w_kl != 0.0 and mu_old.shape[0] == N
-    var_old = exp(2.0 * log_std_old)
-    G = np.empty((N, 1))
-    g_ls = w_ent * N
+@device_jit
+def _score_logits(p, actions):
+    """d log p(a_n) / dz_n = onehot(a_n) - p_n: (N, A)."""
+    N, A = p.shape
+    G = np.empty((N, A))
     for n in range(N):
-        d = actions[n] - mu[n]
-        g_mu = w_logp[n] * d * inv_var
-        g_ls += w_logp[n] * (d * d * inv_var - 1.0)
-        if use_kl:
-            e = mu_old[n] - mu[n]
-            g_mu -= w_kl * e * inv_var
-            g_ls += w_kl * (1.0 - (var_old + e * e) * inv_var)
-        G[n, 0] = g_mu
-    grad = np.empty(P)
-    backward(theta, X, H1, H2, G, grad)
-    grad[P - 1] = g_ls
-    return grad
+        for b in range(A):
+            G[n, b] = -p[n, b]
+        G[n, actions[n]] += 1.0
+    return G
 
 
 @driver_jit
-def mlp_gaussian_fvp(theta, v, X, H1, H2):
-    """(P,) F v for the Gaussian policy: M = diag(1/sigma^2, 2) in (mean, log-std)."""
+def softmax_scores_logits(p, actions):
+    """(N, A) onehot(a_n) - p_n: the scores of the categorical distributions in their logits."""
+    return _score_logits(p, actions)
+
+
+@driver_jit
+def mlp_softmax_scores(theta, X, acts, sizes, act, p, actions):
+    """(N, P) per-row grad log pi(a_n | x_n) of the MLP softmax policy."""
     N = X.shape[0]
-    P = theta.shape[0]
-    inv_var = 1.0 / exp(2.0 * theta[P - 1])
-    dmu = jvp(theta, v, X, H1, H2, 1)
-    scale = inv_var / N
+    rows = np.empty((N, theta.shape[0]))
+    G = _score_logits(p, actions)
+    backward_rows(theta, X, acts, sizes, act, G, np.empty((N, 0)), 0, rows)
+    return rows
+
+
+# --------------------------------------------------------------------------- draws
+
+
+@driver_jit
+def categorical_sample(probs, u):
+    """(N,) int64 actions drawn from the rows of probs (N, A) by inverse CDF from the
+    uniforms u (N,) in [0, 1): :func:`pgbench.kernels.draws.categorical`, the lane cores'
+    rule, row by row (the same index for the same probabilities and uniform)."""
+    N, A = probs.shape
+    columns = probs.T  # categorical reads probs[k, j]: one distribution per column
+    out = np.empty(N, np.int64)
     for n in range(N):
-        dmu[n, 0] *= scale
-    grad = np.empty(P)
-    backward(theta, X, H1, H2, dmu, grad)
-    grad[P - 1] = 2.0 * v[P - 1]
-    return grad
+        out[n] = _categorical(columns, n, A, u[n])
+    return out

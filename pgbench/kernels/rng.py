@@ -12,6 +12,10 @@ pseudorandom number generators", OOPSLA 2014) applied to a Weyl sequence
 Counters: ``reset_counter(k)`` for the ``k``-th draw of a reset
 (``k < RESET_DRAWS``), ``step_counter(t, k)`` for the ``k``-th draw of step
 ``t`` (``k < DRAWS_PER_STEP``; ``k = 0`` is the policy's action draw).
+A K-dimensional action draws its component 0 there too and components
+``k >= 1`` from the episode's action stream: ``uniform(action_key(key),
+t * K + k)`` (:func:`action_counter`), so a K = 1 action is drawn exactly as in
+the lane cores and K > 1 leaves the environment's counters untouched.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ DRAWS_PER_STEP = 4
 _RESET_DRAWS_U = np.uint64(RESET_DRAWS)
 _DRAWS_PER_STEP_U = np.uint64(DRAWS_PER_STEP)
 _SEED_SALT = np.uint64(0xD1B54A32D192ED03)
+_ACTION_SALT = np.uint64(0x8BB84B93962EACC9)
 
 
 def mix64(z):
@@ -41,6 +46,11 @@ def mix64(z):
 def step_counter(t, k):
     """Counter of the ``k``-th draw at step ``t`` (uint64)."""
     return _RESET_DRAWS_U + np.uint64(t) * _DRAWS_PER_STEP_U + np.uint64(k)
+
+
+def action_counter(t, k, n_components):
+    """Counter of component ``k >= 1`` of the action at step ``t`` in the action stream."""
+    return np.uint64(t) * np.uint64(n_components) + np.uint64(k)
 
 
 def make_rng(mix64, unit_from_bits):
@@ -56,4 +66,8 @@ def make_rng(mix64, unit_from_bits):
         """The ``counter``-th uniform in [0, 1) of stream ``key`` (52 random bits)."""
         return unit_from_bits(mix64(key + counter * GOLDEN))
 
-    return {"episode_key": episode_key, "uniform": uniform}
+    def action_key(key):
+        """Key of the action stream of the episode with stream key ``key``."""
+        return mix64(key ^ _ACTION_SALT)
+
+    return {"episode_key": episode_key, "uniform": uniform, "action_key": action_key}

@@ -37,7 +37,8 @@ from pgbench.seeding import POLICY_INIT, keyed_rng
 class Distributions(Protocol):
     """pi_theta(. | obs_n) for a batch of N observations (one forward pass).
 
-    Actions are (N,) int64 (discrete) or (N,) float64 (continuous, scalar).
+    Actions are (N,) int64 (discrete), (N,) float64 (continuous, K = 1) or (N, K)
+    float64 (continuous, K > 1).
     """
 
     n: int
@@ -65,6 +66,13 @@ class Distributions(Protocol):
         """(P,) gradient w.r.t. theta of
         sum_n w_logp[n] log pi(a_n|s_n) + w_ent sum_n H(pi(.|s_n))
         + w_kl sum_n KL(old_n || pi(.|s_n))."""
+
+    def sample(self, u: np.ndarray) -> np.ndarray:
+        """Actions drawn by inverse CDF from uniforms u in [0, 1): (N,), or (N, K) for a
+        K > 1 action; the lane cores draw the same action from the same u."""
+
+    def scores(self, actions: np.ndarray) -> np.ndarray:
+        """(N, P) rows grad_theta log pi(a_n | s_n)."""
 
     def fvp(self, v: np.ndarray) -> np.ndarray:
         """(P,) F v, F = (1/N) sum_n E_{a~pi}[grad log pi grad log pi^T] at these s_n
@@ -97,6 +105,8 @@ class Policy:
         init_fn: ``seed -> theta (P,)``, replacing the Gaussian default of :meth:`init`.
         exact_form: True where :mod:`pgbench.exact` has this policy's J, grad J and Fisher
             in closed form on a tabular env (tabular softmax: theta the (S, A) logit table).
+        deterministic: True for the greedy / mean-action version (:func:`greedy`): drivers
+            that sample from ``distributions`` take its ``mode()`` instead.
     """
 
     name: str
@@ -113,6 +123,7 @@ class Policy:
     distributions: Callable[[np.ndarray, np.ndarray], Distributions] | None = None
     init_fn: Callable[[int], np.ndarray] | None = None
     exact_form: bool = False
+    deterministic: bool = False
 
     @property
     def continuous(self) -> bool:
@@ -160,5 +171,9 @@ def greedy(policy: Policy) -> Policy:
         return PolicyCores(sample, inner.log_prob, inner.score)
 
     return dataclasses.replace(
-        policy, name=f"greedy({policy.name})", make_cores=make_cores, exact_form=False
+        policy,
+        name=f"greedy({policy.name})",
+        make_cores=make_cores,
+        exact_form=False,
+        deterministic=True,
     )

@@ -1,48 +1,43 @@
-"""Tanh multilayer perceptrons: flat layout, orthogonal init, lane cores, and ``mlp-softmax``.
+"""Multilayer perceptrons: flat layout, initialization, lane cores, and ``mlp-softmax``.
 
-Network: inputs x (d,), hidden sizes ``hidden`` (0, 1 or 2 tanh layers),
-K linear outputs (A logits for ``mlp-softmax``, the mean for ``gaussian``, a
-value or A action values for :mod:`pgbench.values`)::
+Network: inputs x (d,), hidden sizes ``hidden`` (0 to :data:`MAX_LAYERS` layers,
+activation ``tanh`` or ``relu``), K linear outputs (A logits for
+``mlp-softmax``, the mean for ``gaussian``, a value or A action values for
+:mod:`pgbench.values`)::
 
-    h1 = tanh(W1 x + b1),  h2 = tanh(W2 h1 + b2),  y = W3 h_last + b3
+    h1 = act(W1 x + b1),  h2 = act(W2 h1 + b2), ...,  y = W_o h_last + b_o
 
 **Flat theta layout** (what algorithms and users may rely on): for each layer
 l in order, ``W_l`` of shape (out_l, in_l) row-major, then ``b_l`` (out_l,).
 For ``mlp-softmax`` on CartPole with hidden (64, 64):
 ``[W1 (64, 4), b1 (64), W2 (64, 64), b2 (64), W3 (2, 64), b3 (2)]``, P = 4610.
-A Gaussian policy appends its log-std as the last entry.
+A Gaussian policy appends its log-std (:mod:`pgbench.policies.gaussian`).
 
-Initialization follows Stable-Baselines3 (``ActorCriticPolicy.init_weights``):
-orthogonal weights (Saxe et al. 2014, "Exact solutions to the nonlinear
-dynamics of learning in deep linear networks"; torch's ``orthogonal_``
-construction: QR of a Gaussian matrix with the signs of R's diagonal), gain
-sqrt(2) on hidden layers and 0.01 on a policy's output layer, zero biases.
+Initialization (``init``): ``orthogonal`` (the default) follows Stable-Baselines3
+(``ActorCriticPolicy.init_weights``): orthogonal weights (Saxe et al. 2014,
+"Exact solutions to the nonlinear dynamics of learning in deep linear networks";
+torch's ``orthogonal_`` construction: QR of a Gaussian matrix with the signs of
+R's diagonal), gain sqrt(2) on hidden layers and 0.01 on a policy's output
+layer (1 on a value's), zero biases. ``normal``: every weight and bias
+N(0, init_scale^2), as :meth:`pgbench.policies.base.Policy.init` draws them.
 
-Lane cores keep a network's state in the lane scratch ``s`` (the ``probs``
-array of the drivers), rows of lane ``j``:
-
-    [0, K)                outputs y (the softmax overwrites them with probabilities)
-    [K, K + h1)           h1          [K + h1, K + h1 + h2)  h2
-    [R_G, R_G + K)        dL/dy, R_G = K + h1 + h2
-    [R_G + K, ... + h2)   delta of layer 2, then h1 rows: delta of layer 1
-
-so ``scratch_rows = 2 K + 2 (h1 + h2)``. ``score`` reuses the activations the
-preceding ``sample`` / ``log_prob`` left there for the same observation (the
-drivers always call it right after ``sample``). tanh is built from the
-target's ``lib.exp`` (:func:`pgbench.kernels.mathcore.make_tanh`), so the CPU and
-CUDA targets give the same bits.
+Lane cores (:func:`make_trunk_cores`) are those of :mod:`pgbench.kernels.lane_nets`,
+which documents the lane scratch rows they use (``scratch_rows = 2 K + 2 sum(hidden)``).
+``score`` reuses the activations the preceding ``sample`` / ``log_prob`` left there
+for the same observation (the drivers always call it right after ``sample``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import AfterValidator, Field
 
 from pgbench.errors import InvalidSpecError
-from pgbench.kernels.mathcore import make_tanh
+from pgbench.kernels.lane_nets import make_lane_trunk
+from pgbench.kernels.mathcore import ACTIVATIONS
 from pgbench.params import HyperParams
 from pgbench.policies.base import Policy, PolicyCores
 from pgbench.policies.distributions import MlpLogits
@@ -50,12 +45,17 @@ from pgbench.registry import POLICIES, Component
 
 HIDDEN_GAIN = math.sqrt(2.0)
 POLICY_OUT_GAIN = 0.01
+MAX_LAYERS = 8
+Activation = Literal["tanh", "relu"]
+Init = Literal["orthogonal", "normal"]
 
 
 # --------------------------------------------------------------------------- layout and init
 
 
-def check_hidden(owner: str, hidden, min_layers: int = 1, max_layers: int = 2) -> tuple[int, ...]:
+def check_hidden(
+    owner: str, hidden, min_layers: int = 1, max_layers: int = MAX_LAYERS
+) -> tuple[int, ...]:
     """``hidden`` as a tuple of positive ints, or a one-line InvalidSpecError."""
     if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
         hidden = [hidden]
@@ -82,6 +82,22 @@ def hidden_sizes(owner: str, min_layers: int = 1) -> Any:
     """The type of a ``hidden`` parameter: layer sizes as :func:`check_hidden` accepts
     them (a list, a tuple or one int), held as a tuple of ints."""
     return Annotated[Any, AfterValidator(lambda h: check_hidden(owner, h, min_layers))]
+
+
+def check_activation(owner: str, activation) -> str:
+    """``activation`` if it is ``tanh`` or ``relu``, else a one-line InvalidSpecError."""
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise InvalidSpecError(
+            f"{owner}: activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}"
+        )
+    return activation
+
+
+def check_init(owner: str, init) -> str:
+    """``init`` if it is ``orthogonal`` or ``normal``, else a one-line InvalidSpecError."""
+    if init not in ("orthogonal", "normal"):
+        raise InvalidSpecError(f"{owner}: init must be orthogonal or normal, got {init!r}")
+    return init
 
 
 def layer_shapes(d: int, hidden: tuple[int, ...], k: int) -> list[tuple[int, int]]:
@@ -133,14 +149,50 @@ def orthogonal_init(
     return np.concatenate(parts)
 
 
-def forward_ref(theta: np.ndarray, x: np.ndarray, d: int, hidden: tuple[int, ...], k: int):
-    """numpy reference: (N, d) inputs -> (N, k) outputs."""
-    h = np.asarray(x, dtype=np.float64)
+def activate_ref(z: np.ndarray, activation: str = "tanh") -> np.ndarray:
+    """numpy reference of a hidden layer's activation."""
+    return np.tanh(z) if activation == "tanh" else np.where(z > 0.0, z, 0.0)
+
+
+def slope_ref(h: np.ndarray, activation: str = "tanh") -> np.ndarray:
+    """The activation's derivative, from its value h: 1 - h^2 (tanh), 1[h > 0] (ReLU)."""
+    return 1.0 - h * h if activation == "tanh" else (h > 0.0).astype(np.float64)
+
+
+def activations_ref(
+    theta, obs, d, hidden, k, activation: str = "tanh"
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """numpy reference: ([x, h1, ...] inputs of each layer, y (N, k) outputs)."""
     layers = unpack(theta, d, hidden, k)
+    acts = [np.asarray(obs, dtype=np.float64)]
     for W, b in layers[:-1]:
-        h = np.tanh(h @ W.T + b)
+        acts.append(activate_ref(acts[-1] @ W.T + b, activation))
     W, b = layers[-1]
-    return h @ W.T + b
+    return acts, acts[-1] @ W.T + b
+
+
+def forward_ref(
+    theta: np.ndarray, x: np.ndarray, d: int, hidden: tuple[int, ...], k: int, activation="tanh"
+):
+    """numpy reference: (N, d) inputs -> (N, k) outputs."""
+    return activations_ref(theta, x, d, hidden, k, activation)[1]
+
+
+def vjp_rows_ref(theta, obs, dy, d, hidden, k, activation: str = "tanh") -> np.ndarray:
+    """numpy reference: (N, n_params) rows dy[n] . dy_n/dtheta, by explicit backprop."""
+    layers = unpack(theta, d, hidden, k)
+    acts, _ = activations_ref(theta, obs, d, hidden, k, activation)
+    n = acts[0].shape[0]
+    per_layer = [None] * len(layers)
+    delta = np.asarray(dy, dtype=np.float64)
+    for l in range(len(layers) - 1, -1, -1):
+        h = acts[l]
+        per_layer[l] = np.concatenate(
+            [(delta[:, :, None] * h[:, None, :]).reshape(n, -1), delta], axis=1
+        )
+        if l > 0:
+            delta = (delta @ layers[l][0]) * slope_ref(h, activation)
+    return np.concatenate(per_layer, axis=1)
 
 
 def scratch_rows(hidden: tuple[int, ...], k: int) -> int:
@@ -150,111 +202,21 @@ def scratch_rows(hidden: tuple[int, ...], k: int) -> int:
 # --------------------------------------------------------------------------- lane cores
 
 
-def make_trunk_cores(lib, d: int, hidden: tuple[int, ...], k: int):
-    """``(forward, backward)`` lane cores of the network (compiled with ``lib.jit``).
-
-    ``forward(theta, obs, j, s)``: y into ``s[0:k, j]``, activations into their rows.
-    ``backward(theta, obs, j, s, g)``: given dL/dy in ``s[R_G:R_G + k, j]`` and the
-    activations of the same observation, ``g[p, j] = dL/dtheta_p`` for the network's
-    parameters p (the first ``n_params`` rows).
-    """
-    h1, h2 = (tuple(hidden) + (0, 0))[:2]
-    n_hidden = len(hidden)
-    tanh = lib.jit(make_tanh(lib.exp))
-    R_H1, R_H2 = k, k + h1
-    R_G = k + h1 + h2
-    R_D2 = R_G + k
-    R_D1 = R_D2 + h2
-    O_W1 = 0
-    O_W2 = h1 * d + h1
-    O_W3 = O_W2 + h2 * h1 + h2
-    O_OUT = 0 if n_hidden == 0 else (O_W2 if n_hidden == 1 else O_W3)
-
-    @lib.jit
-    def dense(theta, ow, n_out, n_in, src, r_src, s, r_dst, j, act):
-        """s[r_dst + q, j] = (tanh of) b_q + sum_i W[q, i] src[r_src + i, j].
-
-        The sum runs as four interleaved partial sums (i mod 4), added in a fixed
-        order: four independent add chains keep a CPU core busy where one chain
-        would wait on each add's latency, and every target still computes the same
-        bits. With unsigned indices a 64x64 layer takes 1.5 us instead of 2.5 us.
-        """
-        ob = ow + n_out * n_in
-        n4 = n_in - n_in % 4
-        for q in range(n_out):
-            row = ow + q * n_in
-            a0 = 0.0
-            a1 = 0.0
-            a2 = 0.0
-            a3 = 0.0
-            for i in range(0, n4, 4):
-                # unsigned indices: no negative-index wraparound test per load
-                w = np.uint64(row + i)
-                x = np.uint64(r_src + i)
-                uj = np.uint64(j)
-                a0 += theta[w] * src[x, uj]
-                a1 += theta[w + np.uint64(1)] * src[x + np.uint64(1), uj]
-                a2 += theta[w + np.uint64(2)] * src[x + np.uint64(2), uj]
-                a3 += theta[w + np.uint64(3)] * src[x + np.uint64(3), uj]
-            for i in range(n4, n_in):
-                a0 += theta[row + i] * src[r_src + i, j]
-            z = theta[ob + q] + ((a0 + a1) + (a2 + a3))
-            s[r_dst + q, j] = tanh(z) if act else z
-
-    @lib.jit
-    def layer_grad(theta, ow, n_out, n_in, src, r_src, s, r_delta, j, g):
-        """Gradient of a dense layer from its output delta s[r_delta + q, j]."""
-        ob = ow + n_out * n_in
-        for q in range(n_out):
-            dq = s[r_delta + q, j]
-            for i in range(n_in):
-                g[ow + q * n_in + i, j] = dq * src[r_src + i, j]
-            g[ob + q, j] = dq
-
-    @lib.jit
-    def delta_below(theta, ow, n_out, n_in, s, r_delta, r_h, r_out, j):
-        """s[r_out + i, j] = (sum_q delta_q W[q, i]) (1 - h_i^2): the delta of the tanh
-        layer (activations at r_h) feeding the layer (weights at ow) with delta at r_delta."""
-        for i in range(n_in):
-            acc = 0.0
-            for q in range(n_out):
-                acc += s[r_delta + q, j] * theta[ow + q * n_in + i]
-            h = s[r_h + i, j]
-            s[r_out + i, j] = acc * (1.0 - h * h)
-
-    def forward(theta, obs, j, s):
-        if n_hidden == 0:
-            dense(theta, O_OUT, k, d, obs, 0, s, 0, j, False)
-        elif n_hidden == 1:
-            dense(theta, O_W1, h1, d, obs, 0, s, R_H1, j, True)
-            dense(theta, O_OUT, k, h1, s, R_H1, s, 0, j, False)
-        else:
-            dense(theta, O_W1, h1, d, obs, 0, s, R_H1, j, True)
-            dense(theta, O_W2, h2, h1, s, R_H1, s, R_H2, j, True)
-            dense(theta, O_OUT, k, h2, s, R_H2, s, 0, j, False)
-
-    def backward(theta, obs, j, s, g):
-        if n_hidden == 0:
-            layer_grad(theta, O_OUT, k, d, obs, 0, s, R_G, j, g)
-        elif n_hidden == 1:
-            layer_grad(theta, O_OUT, k, h1, s, R_H1, s, R_G, j, g)
-            delta_below(theta, O_OUT, k, h1, s, R_G, R_H1, R_D1, j)
-            layer_grad(theta, O_W1, h1, d, obs, 0, s, R_D1, j, g)
-        else:
-            layer_grad(theta, O_OUT, k, h2, s, R_H2, s, R_G, j, g)
-            delta_below(theta, O_OUT, k, h2, s, R_G, R_H2, R_D2, j)
-            layer_grad(theta, O_W2, h2, h1, s, R_H1, s, R_D2, j, g)
-            delta_below(theta, O_W2, h2, h1, s, R_D2, R_H1, R_D1, j)
-            layer_grad(theta, O_W1, h1, d, obs, 0, s, R_D1, j, g)
-
-    return lib.jit(forward), lib.jit(backward), R_G
+def make_trunk_cores(
+    lib, d: int, hidden: tuple[int, ...], k: int, activation: str = "tanh", head2: bool = False
+):
+    """``(forward, backward, R_G)`` lane cores of the network (compiled with ``lib.jit``):
+    :func:`pgbench.kernels.lane_nets.make_lane_trunk`, which documents them and the lane
+    scratch rows they use; ``head2`` adds a second linear head of ``k`` outputs on the
+    last hidden layer (rows ``[k, 2 k)``)."""
+    return make_lane_trunk(lib, d, hidden, k, ACTIVATIONS[activation], head2)
 
 
-def _make_softmax_cores_factory(d: int, hidden: tuple[int, ...], A: int):
+def _make_softmax_cores_factory(d: int, hidden: tuple[int, ...], A: int, activation: str):
     def make_cores(lib) -> PolicyCores:
         exp = lib.exp
         categorical = lib.categorical
-        forward, backward, R_G = make_trunk_cores(lib, d, hidden, A)
+        forward, backward, R_G = make_trunk_cores(lib, d, hidden, A, activation)
 
         @lib.jit
         def _softmax(s, j):
@@ -296,45 +258,19 @@ def _make_softmax_cores_factory(d: int, hidden: tuple[int, ...], A: int):
 # --------------------------------------------------------------------------- mlp-softmax
 
 
-def softmax_probs_ref(theta, obs, d, hidden, A) -> np.ndarray:
+def softmax_probs_ref(theta, obs, d, hidden, A, activation: str = "tanh") -> np.ndarray:
     """numpy reference: (N, d) observations -> (N, A) probabilities."""
-    z = forward_ref(theta, obs, d, hidden, A)
+    z = forward_ref(theta, obs, d, hidden, A, activation)
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 
 
-def activations_ref(theta, obs, d, hidden, k) -> tuple[list[np.ndarray], np.ndarray]:
-    """numpy reference: ([x, h1, ...] inputs of each layer, y (N, k) outputs)."""
-    layers = unpack(theta, d, hidden, k)
-    acts = [np.asarray(obs, dtype=np.float64)]
-    for W, b in layers[:-1]:
-        acts.append(np.tanh(acts[-1] @ W.T + b))
-    W, b = layers[-1]
-    return acts, acts[-1] @ W.T + b
-
-
-def vjp_rows_ref(theta, obs, dy, d, hidden, k) -> np.ndarray:
-    """numpy reference: (N, n_params) rows dy[n] . dy_n/dtheta, by explicit backprop."""
-    layers = unpack(theta, d, hidden, k)
-    acts, _ = activations_ref(theta, obs, d, hidden, k)
-    n = acts[0].shape[0]
-    per_layer = [None] * len(layers)
-    delta = np.asarray(dy, dtype=np.float64)
-    for l in range(len(layers) - 1, -1, -1):
-        h = acts[l]
-        per_layer[l] = np.concatenate(
-            [(delta[:, :, None] * h[:, None, :]).reshape(n, -1), delta], axis=1
-        )
-        if l > 0:
-            delta = (delta @ layers[l][0]) * (1.0 - h * h)
-    return np.concatenate(per_layer, axis=1)
-
-
-def softmax_score_ref(theta, obs, actions, d, hidden, A) -> np.ndarray:
+def softmax_score_ref(theta, obs, actions, d, hidden, A, activation: str = "tanh") -> np.ndarray:
     """numpy reference: (N, P) rows of grad log pi(a_n | x_n)."""
-    p = softmax_probs_ref(theta, obs, d, hidden, A)
-    return vjp_rows_ref(theta, obs, np.eye(A)[np.asarray(actions)] - p, d, hidden, A)
+    p = softmax_probs_ref(theta, obs, d, hidden, A, activation)
+    dy = np.eye(A)[np.asarray(actions)] - p
+    return vjp_rows_ref(theta, obs, dy, d, hidden, A, activation)
 
 
 SoftmaxHidden = hidden_sizes("mlp-softmax")
@@ -343,17 +279,34 @@ SoftmaxHidden = hidden_sizes("mlp-softmax")
 class MlpSoftmaxParams(HyperParams):
     """Parameters of ``mlp-softmax``."""
 
-    hidden: SoftmaxHidden = Field((64, 64), description="1 or 2 layer sizes")
+    hidden: SoftmaxHidden = Field((64, 64), description=f"1 to {MAX_LAYERS} layer sizes")
+    activation: Activation = Field("tanh", description="hidden-layer activation: tanh or relu")
+    init: Init = Field(
+        "orthogonal", description="orthogonal (SB3 gains sqrt 2, 0.01) or normal (init_scale)"
+    )
+    init_scale: float = Field(
+        0.1, ge=0.0, description="std of every initial weight and bias (init: normal)"
+    )
 
 
-def make_mlp_softmax(env, hidden=(64, 64)) -> Policy:
-    """Softmax over A logits of a tanh MLP of ``env``'s observation vector.
+def make_mlp_softmax(
+    env,
+    hidden=(64, 64),
+    activation: str = "tanh",
+    init: str = "orthogonal",
+    init_scale: float = 0.1,
+) -> Policy:
+    """Softmax over A logits of an MLP of ``env``'s observation vector.
 
-    Args:
-        hidden: 1 or 2 hidden layer sizes (default [64, 64]), as
-            :class:`MlpSoftmaxParams` validates them.
+    Args (validated by :class:`MlpSoftmaxParams`):
+        hidden: 1 to 8 hidden layer sizes (default [64, 64]).
+        activation: ``tanh`` (default) or ``relu`` on the hidden layers.
+        init: ``orthogonal`` (default; Stable-Baselines3's) or ``normal``: every
+            parameter N(0, init_scale^2).
     """
-    hidden = tuple(hidden)
+    hidden = check_hidden("mlp-softmax", hidden)
+    activation = check_activation("mlp-softmax", activation)
+    orth = check_init("mlp-softmax", init) == "orthogonal"
     if env.continuous:
         raise InvalidSpecError(
             f"mlp-softmax needs discrete actions; {env.describe()} has a continuous action "
@@ -372,13 +325,17 @@ def make_mlp_softmax(env, hidden=(64, 64)) -> Policy:
         obs_dim=D,
         n_params=P,
         theta_shape=(P,),
-        init_scale=0.0,
-        make_cores=_make_softmax_cores_factory(D, hidden, A),
-        probs_ref=lambda theta, obs: softmax_probs_ref(theta, obs, D, hidden, A),
-        score_ref=lambda theta, obs, actions: softmax_score_ref(theta, obs, actions, D, hidden, A),
+        init_scale=0.0 if orth else float(init_scale),
+        make_cores=_make_softmax_cores_factory(D, hidden, A, activation),
+        probs_ref=lambda theta, obs: softmax_probs_ref(theta, obs, D, hidden, A, activation),
+        score_ref=lambda theta, obs, actions: softmax_score_ref(
+            theta, obs, actions, D, hidden, A, activation
+        ),
         scratch_rows=scratch_rows(hidden, A),
-        distributions=MlpLogits(D, hidden, A),
-        init_fn=lambda seed: orthogonal_init(seed, D, hidden, A, POLICY_OUT_GAIN),
+        distributions=MlpLogits(D, hidden, A, activation),
+        init_fn=(lambda seed: orthogonal_init(seed, D, hidden, A, POLICY_OUT_GAIN))
+        if orth
+        else None,
     )
 
 
