@@ -27,8 +27,9 @@ def tests(session: nox.Session) -> None:
     commit pinned in ``benchmarks/gate_base.txt`` (checked out into a git worktree), A/B
     interleaved on this machine, and fails where one is >= 1.25x slower with Mann-Whitney
     p < 0.05 (needs the pinned commit in the clone: ``git fetch --unshallow`` in a shallow
-    one). The dask extra is installed so that the dask executor is tested too."""
-    session.install("-e", ".[dev,dask]")
+    one). The dask and mujoco extras are installed so that the dask executor and the MuJoCo
+    path are tested too."""
+    session.install("-e", ".[dev,dask,mujoco]")
     session.run("lint-imports")  # the import contracts of pyproject.toml
     session.run("pytest", "-q", *session.posargs)
     session.run(
