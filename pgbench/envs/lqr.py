@@ -306,6 +306,10 @@ class LqrParams(HyperParams):
     horizon: Horizon = Field(50, description="actions per episode (finite)")
 
 
+# numpy lanes cost little each: a batch of episodes steps up to this many at once
+LANES = 1024
+
+
 def make_lqr(
     problem: str = "double-integrator",
     A=None,
@@ -336,6 +340,7 @@ def make_lqr(
         gamma=gamma,
         spec={"problem": problem, "n": n, "m": m, "gamma": gamma, "horizon": horizon},
         exact=LqrExact(p, gamma, horizon),
+        max_lanes=LANES,
     )
 
 
