@@ -17,9 +17,9 @@ on (s, e) alone: not on the lane it ran in, the number of lanes or the executor.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -171,7 +171,7 @@ def external_env(
         clip_actions=bool(clip_actions),
         max_lanes=max(1, int(max_lanes)),
     )
-    atexit.register(ext.pool.close)
+    weakref.finalize(ext, ext.pool.close)  # copies closed with the env (or at exit)
     scalar = K <= 1
     return Env(
         name=name,
