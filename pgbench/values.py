@@ -75,6 +75,9 @@ class ValueModel:
         n_params: Q, the length of phi.
         hidden: hidden sizes (``mlp``), else ().
         activation: the hidden layers' activation (``mlp``: tanh or relu).
+        fused_net: (sizes int64 [d, ..., K], activation code) of an ``mlp`` on the
+            observation vector itself, for the fused updates
+            (:mod:`pgbench.kernels.fused_updates`); None otherwise.
     """
 
     kind: str
@@ -85,6 +88,7 @@ class ValueModel:
     _init: Callable[[int], np.ndarray]
     _forward: Callable[[np.ndarray, np.ndarray], ValueBatch]
     activation: str = "tanh"
+    fused_net: tuple | None = None
 
     def init(self, seed: int) -> np.ndarray:
         """Initial phi (Q,) float64 from ``seed``."""
@@ -234,4 +238,7 @@ def make_value(
         _mlp_init(d, hidden, K, init, float(init_scale)),
         _mlp(features, d, hidden, K, action_value, activation),
         activation,
+        None
+        if env.discrete_obs
+        else (np.array([d, *hidden, K], np.int64), ACTIVATIONS[activation]),
     )

@@ -79,22 +79,19 @@ class Optimizer:
         ascent_step_inplace(_KINDS[self.p.kind], params, *self._state(grad, t, progress), step)
         return step
 
+    def constants(self, progress: float) -> tuple:
+        """(rule code, learning rate, beta1, beta2, alpha, eps, max_norm): the update rule's
+        constants after ``progress``, as the kernels take them (max_norm -1: no clip)."""
+        p = self.p
+        max_norm = -1.0 if p.max_grad_norm is None else p.max_grad_norm
+        return _KINDS[p.kind], self.lr(progress), p.beta1, p.beta2, p.alpha, p.eps, max_norm
+
     def _state(self, grad: np.ndarray, t: int, progress: float) -> tuple:
         """The kernels' arguments after the parameters: gradient, moments, step number,
         learning rate and the rule's constants."""
-        p = self.p
-        return (
-            np.ascontiguousarray(grad, dtype=np.float64),
-            self.m,
-            self.v,
-            t,
-            self.lr(progress),
-            p.beta1,
-            p.beta2,
-            p.alpha,
-            p.eps,
-            -1.0 if p.max_grad_norm is None else p.max_grad_norm,
-        )
+        _, lr, beta1, beta2, alpha, eps, max_norm = self.constants(progress)
+        grad = np.ascontiguousarray(grad, dtype=np.float64)
+        return (grad, self.m, self.v, t, lr, beta1, beta2, alpha, eps, max_norm)
 
 
 def clip_by_norm(grad: np.ndarray, max_norm: float | None) -> np.ndarray:

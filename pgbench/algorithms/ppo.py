@@ -39,6 +39,7 @@ import numpy as np
 from pydantic import Field
 
 from pgbench.algorithms.base import AlgoParams, Algorithm
+from pgbench.algorithms.fused import fused_nets, fused_ppo_epochs
 from pgbench.algorithms.normalize import NormalizeParams
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
@@ -71,6 +72,11 @@ class PPOParams(AlgoParams):
     optimizer: OptimizerParams = Field(
         OptimizerParams(kind="adam", lr=3e-4, eps=1e-5, max_grad_norm=0.5),
         description="optimizer of policy and critic together",
+    )
+    fused: bool = Field(
+        True,
+        description="all epochs of an update in one compiled call where the networks allow "
+        "(false: the per-minibatch reference path)",
     )
 
     def steps_per_update(self, env, n_params: int | None = None) -> tuple[int, int]:
@@ -184,10 +190,13 @@ def objective_gradient(
 
 def _ppo(run, hp: PPOParams, clip_fn=None, kl_target: float | None = None, beta0: float = 0.0):
     """Schulman et al. 2017, Algorithm 1: L^CLIP with epsilon ``clip_fn(progress)``, or
-    (``clip_fn`` None) L^KLPEN with beta from ``beta0`` adapted towards ``kl_target``."""
+    (``clip_fn`` None) L^KLPEN with beta from ``beta0`` adapted towards ``kl_target``.
+    Step 2 runs in one compiled call (:func:`pgbench.algorithms.fused.fused_ppo_epochs`) where
+    the networks allow and ``hp.fused``, else minibatch by minibatch as written here."""
     policy = run.policy
     gamma = discount(run, hp.gamma)
     critic, phi = make_critic(run, hp.critic)
+    nets = fused_nets(policy, critic) if hp.fused else None
     theta = run.theta0.copy()
     P = theta.shape[0]
     opt = Optimizer(hp.optimizer, P + phi.shape[0])  # one optimizer over (theta, phi)
@@ -198,27 +207,38 @@ def _ppo(run, hp: PPOParams, clip_fn=None, kl_target: float | None = None, beta0
         # 1. a segment under pi_old = pi_theta, with GAE advantages and returns
         tr = collect_segment(run, theta, lanes, hp.n_steps, critic, phi, gamma, hp.gae_lambda)
         progress = run.progress
-        old_logp = policy.distributions(theta, tr.obs).log_prob(tr.actions)
+        old = policy.distributions(theta, tr.obs)
         clip = clip_fn(progress) if clip_fn is not None else None
         theta_old = theta
         grad_norm = 0.0
         # 2. n_epochs x minibatches: the objective's gradient, then an optimizer step
-        for _ in range(hp.n_epochs):
-            for idx in minibatches(run.rng, tr.n, hp.batch_size):
-                mb = Minibatch.rows(tr, idx, old_logp, hp.normalize_advantage)
-                g_theta, g_phi = objective_gradient(
-                    policy, critic, theta, phi, mb, hp, clip, beta, theta_old
-                )
-                grad_norm = float(np.sqrt(g_theta @ g_theta))
-                params = opt.step(
-                    np.concatenate([theta, phi]), np.concatenate([g_theta, g_phi]), progress
-                )
-                theta, phi = params[:P], params[P:]
+        if nets is not None:
+            perms = np.stack([run.rng.permutation(tr.n) for _ in range(hp.n_epochs)])
+            params = np.concatenate([theta, phi])
+            grad_norm = fused_ppo_epochs(nets, params, P, opt, progress, tr, old, perms, hp,
+                                         clip, beta)  # fmt: skip
+            theta, phi = params[:P], params[P:]
+        else:
+            old_logp = old.log_prob(tr.actions)
+            for _ in range(hp.n_epochs):
+                for idx in minibatches(run.rng, tr.n, hp.batch_size):
+                    mb = Minibatch.rows(tr, idx, old_logp, hp.normalize_advantage)
+                    g_theta, g_phi = objective_gradient(
+                        policy, critic, theta, phi, mb, hp, clip, beta, theta_old
+                    )
+                    grad_norm = float(np.sqrt(g_theta @ g_theta))
+                    params = opt.step(
+                        np.concatenate([theta, phi]), np.concatenate([g_theta, g_phi]), progress
+                    )
+                    theta, phi = params[:P], params[P:]
         # 3. the update's statistics on the segment; ppo-kl adapts beta to its KL
-        stats = policy_stats(policy, theta_old, theta, tr.obs)
-        if kl_target is not None:
-            beta = adapt_beta(beta, stats["kl"], kl_target)
-        run.log(theta, grad_norm=grad_norm, **stats)
+        if kl_target is not None or run.due():
+            stats = policy_stats(policy, theta_old, theta, tr.obs)
+            if kl_target is not None:
+                beta = adapt_beta(beta, stats["kl"], kl_target)
+            run.log(theta, grad_norm=grad_norm, **stats)
+        else:
+            run.log(theta)
     run.finish(theta)
     return theta
 

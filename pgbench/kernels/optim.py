@@ -4,7 +4,7 @@
 kernels apply them without numpy temporaries: for the ~9k parameters of a
 64x64 policy and critic, a chain of numpy expressions costs about as much as
 the network passes of a small A2C update. The arithmetic is written in the
-order of the numpy formulas it replaces, element by element.
+order of the numpy formulas it replaces, element by element, once (:func:`step_into`).
 :func:`ascent_step` returns new parameters; :func:`ascent_step_inplace` adds the
 same step to shared parameters in place, element by element (A3C's Hogwild
 updates). Both are compiled like every CPU kernel called from Python
@@ -37,9 +37,11 @@ def clip_scale(grad, max_norm):
     return scale
 
 
-@driver_jit
-def ascent_step(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm):
-    """New parameters (P,) after one ascent step along ``grad`` (P,).
+@device_jit
+def step_into(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm, out):
+    """One ascent step along ``grad`` (P,) from ``params`` (P,) written to ``out`` (P,),
+    which may be ``params`` itself (the fused updates of :mod:`.fused_updates` step their
+    parameters in place; element i is read before it is written).
 
     ``grad`` is first scaled to L2 norm ``max_norm`` if longer (``max_norm <= 0``:
     no clipping). ``m``, ``v`` (P,) are the moment estimates, updated in place;
@@ -47,7 +49,6 @@ def ascent_step(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_n
     """
     P = params.shape[0]
     scale = clip_scale(grad, max_norm)
-    out = np.empty(P)
     if kind == SGD:
         for i in range(P):
             out[i] = params[i] + lr * (grad[i] * scale)
@@ -64,6 +65,14 @@ def ascent_step(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_n
             m[i] = m[i] * beta1 + (1.0 - beta1) * g
             v[i] = v[i] * beta2 + ((1.0 - beta2) * g) * g
             out[i] = params[i] + (lr * (m[i] / c1)) / (math.sqrt(v[i] / c2) + eps)
+
+
+@driver_jit
+def ascent_step(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm):
+    """New parameters (P,) after one ascent step along ``grad`` (P,): :func:`step_into`
+    into a new array (``params`` unchanged; ``m``, ``v`` updated in place)."""
+    out = np.empty(params.shape[0])
+    step_into(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm, out)
     return out
 
 

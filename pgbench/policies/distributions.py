@@ -27,10 +27,12 @@ uniforms in [0, 1), the rule of the lane cores.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from pgbench.kernels import gaussian_nets, nets
+from pgbench.kernels.fused_updates import GAUSSIAN, SOFTMAX
 from pgbench.kernels.gaussian_nets import GAUSS_ENTROPY_CONST, LOG_2PI
 from pgbench.kernels.mathcore import ACTIVATIONS
 
@@ -110,6 +112,11 @@ class Categorical:
         """(P,) F v with F the mean Fisher of these N distributions."""
         v = np.ascontiguousarray(v, dtype=np.float64)
         return self.model.fvp(self, v)
+
+    def head_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(probs (N, A), an empty (0, 0) array): what the fused updates
+        (:mod:`pgbench.kernels.fused_updates`) read of old distributions."""
+        return self.probs, np.empty((0, 0))
 
 
 def _exp(x: np.ndarray) -> np.ndarray:
@@ -229,8 +236,25 @@ class Gaussian:
         v = np.ascontiguousarray(v, dtype=np.float64)
         return self.model.fvp(self, v)
 
+    def head_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(means (N, K), log-stds (1, K) or (N, K)): what the fused updates
+        (:mod:`pgbench.kernels.fused_updates`) read of old distributions."""
+        return self._mu, self._ls
+
 
 # --------------------------------------------------------------------------- logit models
+
+
+class FusedNet(NamedTuple):
+    """A policy network as the fused updates take it: head code (``SOFTMAX`` or
+    ``GAUSSIAN`` of :mod:`pgbench.kernels.fused_updates`), ``sizes`` (int64 [D, ..., K]),
+    activation code, state-dependent log-std. Models without one (tabular, linear
+    logits) train on the per-minibatch reference path."""
+
+    head: int
+    sizes: np.ndarray
+    act: int
+    state_dep: bool
 
 
 class TabularLogits:
@@ -304,6 +328,7 @@ class MlpLogits:
         self.D, self.A = D, A
         self.sizes = _sizes(D, hidden, A)
         self.act = ACTIVATIONS[activation]
+        self.fused_net = FusedNet(SOFTMAX, self.sizes, self.act, False)
 
     def __call__(self, theta: np.ndarray, obs: np.ndarray) -> Categorical:
         theta = np.ascontiguousarray(theta, dtype=np.float64)
@@ -344,6 +369,7 @@ class MlpGaussian:
         self.sizes = _sizes(D, hidden, K)
         self.act = ACTIVATIONS[activation]
         self.state_dep = bool(state_dependent_std)
+        self.fused_net = FusedNet(GAUSSIAN, self.sizes, self.act, self.state_dep)
 
     def __call__(self, theta: np.ndarray, obs: np.ndarray) -> Gaussian:
         theta = np.ascontiguousarray(theta, dtype=np.float64)

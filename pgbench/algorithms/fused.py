@@ -1,0 +1,83 @@
+"""The fused update path: a whole PPO update's epochs in one compiled call.
+
+:func:`pgbench.algorithms.ppo.objective_gradient` and the loop around it are the
+readable reference; :func:`fused_ppo_epochs` hands the same segment, row orders and
+optimizer state to :func:`pgbench.kernels.fused_updates.ppo_epochs`, which runs every
+minibatch without Python in between. It applies where the policy and the critic are
+networks the kernels know (:func:`fused_nets`: an MLP softmax or Gaussian policy, an
+MLP state-value critic on the observation vector); elsewhere, or with
+``fused: false``, the algorithms take the reference path. The two agree to rounding
+(tests/test_fused_updates.py).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from pgbench.kernels import fused_updates
+
+_EMPTY_INT = np.empty(0, np.int64)
+
+
+class FusedNets(NamedTuple):
+    """The policy's :class:`~pgbench.policies.distributions.FusedNet` and the critic's
+    (sizes, activation code)."""
+
+    head: int
+    psizes: np.ndarray
+    pact: int
+    state_dep: bool
+    csizes: np.ndarray
+    cact: int
+
+
+def fused_nets(policy, critic) -> FusedNets | None:
+    """The networks of ``policy`` and the state-value ``critic`` as the fused kernels take
+    them, or None where either is not one of theirs."""
+    pol = getattr(policy.distributions, "fused_net", None)
+    crit = getattr(critic, "fused_net", None)
+    if pol is None or crit is None or critic.action_value:
+        return None
+    return FusedNets(pol.head, pol.sizes, pol.act, pol.state_dep, crit[0], crit[1])
+
+
+def fused_ppo_epochs(
+    nets: FusedNets,
+    params: np.ndarray,
+    P: int,
+    opt,
+    progress: float,
+    tr,
+    old_dist,
+    perms: np.ndarray,
+    hp,
+    clip: float | None,
+    beta: float,
+) -> float:
+    """Every epoch and minibatch of one PPO update on the transitions ``tr``
+    (:class:`~pgbench.algorithms.segments.Transitions`), stepping ``params`` (P + Q,) =
+    (theta, phi) and the optimizer ``opt`` in place; returns |d L / d theta| of the last
+    minibatch. ``old_dist``: pi_old's distributions at ``tr.obs``; ``perms``
+    (n_epochs, N): each epoch's row order; ``clip`` None: the KL penalty with ``beta``."""
+    N = tr.n
+    old_logp = np.ascontiguousarray(old_dist.log_prob(tr.actions))
+    if nets.head == fused_updates.SOFTMAX:
+        a_int = np.ascontiguousarray(tr.actions, np.int64)
+        a_flt = np.empty((0, 1))
+    else:
+        a_int = _EMPTY_INT
+        a_flt = np.ascontiguousarray(tr.actions, np.float64).reshape(N, -1)
+    old_a, old_b = (np.ascontiguousarray(x) for x in old_dist.head_arrays())
+    kind, lr, beta1, beta2, alpha, eps, max_norm = opt.constants(progress)
+    t, grad_norm = fused_updates.ppo_epochs(
+        params, P, opt.m, opt.v, opt.t, kind, lr, beta1, beta2, alpha, eps, max_norm,
+        nets.head, nets.psizes, nets.pact, nets.state_dep, nets.csizes, nets.cact,
+        np.ascontiguousarray(tr.obs), a_int, a_flt,
+        np.ascontiguousarray(tr.advantages), np.ascontiguousarray(tr.returns), old_logp,
+        old_a, old_b, perms, hp.batch_size, hp.normalize_advantage,
+        clip is None, 0.0 if clip is None else float(clip), float(beta), hp.ent_coef, hp.vf_coef,
+    )  # fmt: skip
+    opt.t = int(t)
+    return float(grad_norm)
