@@ -3,11 +3,12 @@
 Public API: :func:`make_env`, :func:`make_policy`, :func:`rollout`,
 :func:`estimate`, :func:`exact_objective`, :func:`exact_gradient`,
 :func:`from_gymnasium` (a user's own ``gymnasium.Env``),
-:func:`train` and :func:`evaluate` (learning algorithms), :func:`play`
+:func:`train`, :func:`train_many` (several seeds at once) and :func:`evaluate`
+(learning algorithms), :func:`play`
 (two-agent games), :func:`load_results`. See the README for the contract.
 """
 
-from pgbench.algorithms.api import evaluate, train
+from pgbench.algorithms.api import evaluate, train, train_many
 from pgbench.api import (
     estimate,
     estimator_params,
@@ -41,4 +42,5 @@ __all__ = [
     "play",
     "rollout",
     "train",
+    "train_many",
 ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -166,6 +168,53 @@ def train(
         **params,
     )
     return run.theta, history_frame(run, algorithm, params)
+
+
+def train_many(
+    algorithm: str,
+    env,
+    policy,
+    env_steps: int,
+    seeds,
+    *,
+    threads: int | None = None,
+    backend: str = "cpu",
+    log_every: int | None = None,
+    eval_episodes: int = 10,
+    **params,
+) -> list[tuple[np.ndarray, pd.DataFrame]]:
+    """:func:`train` for each of ``seeds`` (one configuration), several seeds at once in
+    this process: one seed per thread on ``threads`` threads (default: one per core).
+
+    Returns ``[(theta, history), ...]`` in the order of ``seeds``; each is bit for bit
+    what ``train(algorithm, env, policy, env_steps, seed, ...)`` returns alone (every
+    seed has its own parameters, optimizer, lanes and streams; nothing is shared but
+    compiled code), except the ``seconds`` metric, the seed's own wall clock. The
+    threads run at once because every kernel of a training step releases the GIL; on
+    ``backend="cpu"`` each takes the serial drivers, whose results are the parallel
+    ones' (the cores are shared between seeds instead). An env stepped from Python
+    (Gymnasium) keeps one pool of copies, so its seeds run one after another.
+    """
+    seeds = [int(s) for s in seeds]
+    ALGORITHMS.params(algorithm, **params)  # one error for bad params, before any thread
+    if not seeds:
+        return []
+    n = threads if threads is not None else (os.cpu_count() or 1)
+    if n < 1:
+        raise InvalidSpecError(f"threads must be at least 1, got {n}")
+    if not env.native:
+        n = 1
+    seed_backend = "serial" if backend == "cpu" else backend
+
+    def one(seed: int):
+        return train(
+            algorithm, env, policy, env_steps, seed, backend=seed_backend,
+            log_every=log_every, eval_episodes=eval_episodes, **params,
+        )  # fmt: skip
+
+    # one BLAS thread throughout: the threads share the cores (see train_run)
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(min(n, len(seeds))) as pool:
+        return list(pool.map(one, seeds))
 
 
 def evaluate(env, policy, theta, episodes: int, seed: int) -> float:

@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pgbench.kernels import fused_updates
+from pgbench.errors import InvalidSpecError
+from pgbench.kernels import fused_f32, fused_updates
 
 _EMPTY_INT = np.empty(0, np.int64)
 
@@ -81,3 +82,56 @@ def fused_ppo_epochs(
     )  # fmt: skip
     opt.t = int(t)
     return float(grad_norm)
+
+
+class Float32Moments:
+    """Adam's moments (P + Q,) in float32, kept between the updates of a float32 run."""
+
+    def __init__(self, n: int):
+        self.m = np.zeros(n, np.float32)
+        self.v = np.zeros(n, np.float32)
+
+
+def fused_ppo_epochs32(
+    nets: FusedNets,
+    params: np.ndarray,
+    P: int,
+    opt,
+    moments: Float32Moments,
+    progress: float,
+    tr,
+    perms: np.ndarray,
+    hp,
+    clip: float | None,
+    beta: float,
+) -> float:
+    """:func:`fused_ppo_epochs` in float32 (:mod:`pgbench.kernels.fused_f32`): ``params``
+    (float64) is cast down, stepped, and written back; Adam's step count stays in ``opt``
+    and its moments in ``moments``."""
+    _, lr, beta1, beta2, _, eps, max_norm = opt.constants(progress)
+    p32 = params.astype(np.float32)
+    t, grad_norm = fused_f32.ppo_epochs32(
+        p32, P, moments.m, moments.v, opt.t, lr, beta1, beta2, eps, max_norm,
+        nets.psizes, nets.pact, nets.csizes, nets.cact,
+        np.ascontiguousarray(tr.obs, np.float32), np.ascontiguousarray(tr.actions, np.int64),
+        np.ascontiguousarray(tr.advantages, np.float32),
+        np.ascontiguousarray(tr.returns, np.float32), perms, hp.batch_size,
+        hp.normalize_advantage, clip is None, 0.0 if clip is None else float(clip),
+        float(beta), hp.ent_coef, hp.vf_coef,
+    )  # fmt: skip
+    params[:] = p32
+    opt.t = int(t)
+    return float(grad_norm)
+
+
+def check_float32(name: str, nets: FusedNets | None, optimizer) -> None:
+    """A one-line error where ``precision: float32`` cannot apply."""
+    if nets is None or nets.head != fused_updates.SOFTMAX:
+        raise InvalidSpecError(
+            f"{name}: precision float32 needs an MLP softmax policy and an MLP critic on the "
+            "observation vector, and fused: true"
+        )
+    if optimizer.kind != "adam":
+        raise InvalidSpecError(
+            f"{name}: precision float32 supports the adam optimizer, got {optimizer.kind}"
+        )

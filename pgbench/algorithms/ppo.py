@@ -39,7 +39,13 @@ import numpy as np
 from pydantic import Field
 
 from pgbench.algorithms.base import AlgoParams, Algorithm
-from pgbench.algorithms.fused import fused_nets, fused_ppo_epochs
+from pgbench.algorithms.fused import (
+    Float32Moments,
+    check_float32,
+    fused_nets,
+    fused_ppo_epochs,
+    fused_ppo_epochs32,
+)
 from pgbench.algorithms.normalize import NormalizeParams
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
@@ -77,6 +83,11 @@ class PPOParams(AlgoParams):
         True,
         description="all epochs of an update in one compiled call where the networks allow "
         "(false: the per-minibatch reference path)",
+    )
+    precision: Literal["float64", "float32"] = Field(
+        "float64",
+        description="arithmetic of the fused update (float32: MLP softmax policy, adam; "
+        "rollouts and advantages stay float64)",
     )
 
     def steps_per_update(self, env, n_params: int | None = None) -> tuple[int, int]:
@@ -190,47 +201,23 @@ def objective_gradient(
 
 def _ppo(run, hp: PPOParams, clip_fn=None, kl_target: float | None = None, beta0: float = 0.0):
     """Schulman et al. 2017, Algorithm 1: L^CLIP with epsilon ``clip_fn(progress)``, or
-    (``clip_fn`` None) L^KLPEN with beta from ``beta0`` adapted towards ``kl_target``.
-    Step 2 runs in one compiled call (:func:`pgbench.algorithms.fused.fused_ppo_epochs`) where
-    the networks allow and ``hp.fused``, else minibatch by minibatch as written here."""
+    (``clip_fn`` None) L^KLPEN with beta from ``beta0`` adapted towards ``kl_target``."""
     policy = run.policy
     gamma = discount(run, hp.gamma)
     critic, phi = make_critic(run, hp.critic)
-    nets = fused_nets(policy, critic) if hp.fused else None
     theta = run.theta0.copy()
     P = theta.shape[0]
-    opt = Optimizer(hp.optimizer, P + phi.shape[0])  # one optimizer over (theta, phi)
+    step = _Epochs(run, hp, critic, P + phi.shape[0], "ppo-clip" if clip_fn else "ppo-kl")
     lanes = run.lanes(hp.n_envs, normalize=hp.normalize, gamma=gamma)
     beta = beta0
     run.log(theta)
     while not run.done():
         # 1. a segment under pi_old = pi_theta, with GAE advantages and returns
         tr = collect_segment(run, theta, lanes, hp.n_steps, critic, phi, gamma, hp.gae_lambda)
-        progress = run.progress
-        old = policy.distributions(theta, tr.obs)
-        clip = clip_fn(progress) if clip_fn is not None else None
+        clip = clip_fn(run.progress) if clip_fn is not None else None
         theta_old = theta
-        grad_norm = 0.0
         # 2. n_epochs x minibatches: the objective's gradient, then an optimizer step
-        if nets is not None:
-            perms = np.stack([run.rng.permutation(tr.n) for _ in range(hp.n_epochs)])
-            params = np.concatenate([theta, phi])
-            grad_norm = fused_ppo_epochs(nets, params, P, opt, progress, tr, old, perms, hp,
-                                         clip, beta)  # fmt: skip
-            theta, phi = params[:P], params[P:]
-        else:
-            old_logp = old.log_prob(tr.actions)
-            for _ in range(hp.n_epochs):
-                for idx in minibatches(run.rng, tr.n, hp.batch_size):
-                    mb = Minibatch.rows(tr, idx, old_logp, hp.normalize_advantage)
-                    g_theta, g_phi = objective_gradient(
-                        policy, critic, theta, phi, mb, hp, clip, beta, theta_old
-                    )
-                    grad_norm = float(np.sqrt(g_theta @ g_theta))
-                    params = opt.step(
-                        np.concatenate([theta, phi]), np.concatenate([g_theta, g_phi]), progress
-                    )
-                    theta, phi = params[:P], params[P:]
+        theta, phi, grad_norm = step(tr, theta, phi, clip, beta)
         # 3. the update's statistics on the segment; ppo-kl adapts beta to its KL
         if kl_target is not None or run.due():
             stats = policy_stats(policy, theta_old, theta, tr.obs)
@@ -241,6 +228,63 @@ def _ppo(run, hp: PPOParams, clip_fn=None, kl_target: float | None = None, beta0
             run.log(theta)
     run.finish(theta)
     return theta
+
+
+class _Epochs:
+    """Step 2 of Algorithm 1 on one segment: ``(tr, theta, phi, clip, beta) -> (theta,
+    phi, |d L / d theta| of the last minibatch)``, with one optimizer over (theta, phi).
+
+    Minibatch by minibatch as written in :func:`objective_gradient` (``fused: false``, or
+    networks the fused kernels do not know), else every epoch in one compiled call
+    (:func:`pgbench.algorithms.fused.fused_ppo_epochs`; in float32 with ``precision``).
+    Each epoch's row order is one permutation from the run's ``rng`` on every path.
+    """
+
+    def __init__(self, run, hp: PPOParams, critic, n_params: int, name: str):
+        self.run, self.hp, self.critic = run, hp, critic
+        self.nets = fused_nets(run.policy, critic) if hp.fused else None
+        self.opt = Optimizer(hp.optimizer, n_params)
+        self.moments32 = None
+        if hp.precision == "float32":
+            check_float32(name, self.nets, hp.optimizer)
+            self.moments32 = Float32Moments(n_params)
+
+    def __call__(self, tr: Transitions, theta, phi, clip: float | None, beta: float):
+        run, hp, P = self.run, self.hp, theta.shape[0]
+        progress = run.progress
+        if self.nets is None:
+            return self._reference(tr, theta, phi, clip, beta, progress)
+        perms = np.stack([run.rng.permutation(tr.n) for _ in range(hp.n_epochs)])
+        params = np.concatenate([theta, phi])
+        if self.moments32 is not None:
+            grad_norm = fused_ppo_epochs32(
+                self.nets, params, P, self.opt, self.moments32, progress, tr, perms, hp,
+                clip, beta,
+            )  # fmt: skip
+        else:
+            old = run.policy.distributions(theta, tr.obs)
+            grad_norm = fused_ppo_epochs(
+                self.nets, params, P, self.opt, progress, tr, old, perms, hp, clip, beta
+            )
+        return params[:P], params[P:], grad_norm
+
+    def _reference(self, tr, theta, phi, clip, beta, progress):
+        run, hp, P = self.run, self.hp, theta.shape[0]
+        theta_old = theta
+        old_logp = run.policy.distributions(theta, tr.obs).log_prob(tr.actions)
+        grad_norm = 0.0
+        for _ in range(hp.n_epochs):
+            for idx in minibatches(run.rng, tr.n, hp.batch_size):
+                mb = Minibatch.rows(tr, idx, old_logp, hp.normalize_advantage)
+                g_theta, g_phi = objective_gradient(
+                    run.policy, self.critic, theta, phi, mb, hp, clip, beta, theta_old
+                )
+                grad_norm = float(np.sqrt(g_theta @ g_theta))
+                params = self.opt.step(
+                    np.concatenate([theta, phi]), np.concatenate([g_theta, g_phi]), progress
+                )
+                theta, phi = params[:P], params[P:]
+        return theta, phi, grad_norm
 
 
 def ppo_clip(run, hp: PPOClipParams) -> np.ndarray:
