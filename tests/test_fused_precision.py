@@ -56,14 +56,28 @@ def test_one_update_agrees_with_float64(cartpole, algo):
     assert np.abs(a - b).max() < 1e-4 * step
 
 
+@pytest.mark.parametrize("algo", ["ppo-clip", "ppo-kl"])
+def test_gaussian_update_agrees_with_float64(algo):
+    """The Gaussian head (mean network and the shared log-std) in float32, 2 updates."""
+    env = pgbench.make_env("pendulum-v1")
+    policy = pgbench.make_policy("gaussian", env, hidden=[16], init="normal", init_scale=0.3)
+    start = policy.init(5)
+    a = _train(algo, env, policy, 256, "float32")
+    b = _train(algo, env, policy, 256, "float64")
+    step = np.abs(b - start).max()
+    assert step > 1e-3
+    assert np.abs(a - b).max() < 1e-4 * step
+    np.testing.assert_allclose(a[-1], b[-1], atol=1e-4 * step)  # the log-std
+
+
 def test_float32_refusals(cartpole):
     env, _ = cartpole
     linear = pgbench.make_policy("linear-softmax", env)
-    with pytest.raises(pgbench.PgbenchError, match="precision float32 needs an MLP softmax"):
+    with pytest.raises(pgbench.PgbenchError, match="precision float32 needs an MLP softmax or Gaussian"):
         _train("ppo-clip", env, linear, 128, "float32")
     pendulum = pgbench.make_env("pendulum-v1")
-    gauss = pgbench.make_policy("gaussian", pendulum, hidden=[8])
-    with pytest.raises(pgbench.PgbenchError, match="precision float32 needs an MLP softmax"):
+    gauss = pgbench.make_policy("gaussian", pendulum, hidden=[8], state_dependent_std=True)
+    with pytest.raises(pgbench.PgbenchError, match="shared log-std"):
         _train("ppo-clip", pendulum, gauss, 128, "float32")
     mlp = pgbench.make_policy("mlp-softmax", env, hidden=[8])
     with warnings.catch_warnings(), pytest.raises(pgbench.PgbenchError, match="adam"):

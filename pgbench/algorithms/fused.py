@@ -110,10 +110,15 @@ def fused_ppo_epochs32(
     and its moments in ``moments``."""
     _, lr, beta1, beta2, _, eps, max_norm = opt.constants(progress)
     p32 = params.astype(np.float32)
+    N = tr.n
+    if nets.head == fused_updates.SOFTMAX:
+        a_int, a_flt = np.ascontiguousarray(tr.actions, np.int64), np.empty((0, 1), np.float32)
+    else:
+        a_int, a_flt = _EMPTY_INT, np.ascontiguousarray(tr.actions, np.float32).reshape(N, -1)
     t, grad_norm = fused_f32.ppo_epochs32(
         p32, P, moments.m, moments.v, opt.t, lr, beta1, beta2, eps, max_norm,
-        nets.psizes, nets.pact, nets.csizes, nets.cact,
-        np.ascontiguousarray(tr.obs, np.float32), np.ascontiguousarray(tr.actions, np.int64),
+        nets.head, nets.psizes, nets.pact, nets.csizes, nets.cact,
+        np.ascontiguousarray(tr.obs, np.float32), a_int, a_flt,
         np.ascontiguousarray(tr.advantages, np.float32),
         np.ascontiguousarray(tr.returns, np.float32), perms, hp.batch_size,
         hp.normalize_advantage, clip is None, 0.0 if clip is None else float(clip),
@@ -126,10 +131,10 @@ def fused_ppo_epochs32(
 
 def check_float32(name: str, nets: FusedNets | None, optimizer) -> None:
     """A one-line error where ``precision: float32`` cannot apply."""
-    if nets is None or nets.head != fused_updates.SOFTMAX:
+    if nets is None or nets.state_dep:
         raise InvalidSpecError(
-            f"{name}: precision float32 needs an MLP softmax policy and an MLP critic on the "
-            "observation vector, and fused: true"
+            f"{name}: precision float32 needs an MLP softmax or Gaussian (shared log-std) "
+            "policy and an MLP critic on the observation vector, and fused: true"
         )
     if optimizer.kind != "adam":
         raise InvalidSpecError(

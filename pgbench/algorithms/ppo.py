@@ -86,8 +86,8 @@ class PPOParams(AlgoParams):
     )
     precision: Literal["float64", "float32"] = Field(
         "float64",
-        description="arithmetic of the fused update (float32: MLP softmax policy, adam; "
-        "rollouts and advantages stay float64)",
+        description="arithmetic of the fused update (float32: MLP softmax or Gaussian "
+        "policy, adam; rollouts and advantages stay float64)",
     )
 
     def steps_per_update(self, env, n_params: int | None = None) -> tuple[int, int]:

@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from pgbench.kernels.cpu import device_jit, driver_jit
-from pgbench.kernels.fused_updates import SOFTMAX
+from pgbench.kernels.fused_updates import GAUSSIAN, SOFTMAX
 from pgbench.kernels.mathcore import RELU, TANH
 
 F = np.float32
@@ -40,6 +40,7 @@ Q1, Q2, Q3, Q4 = F(0.4662904739379883), F(0.02549673058092594), F(0.000313227297
     6.99469978826528e-07
 )
 STD_EPS = F(1e-8)
+HALF_LOG_2PI = F(0.5 * math.log(2.0 * math.pi))
 
 
 @device_jit
@@ -84,6 +85,15 @@ def forward32(theta, X, sizes, act):
         inputs.append(H)
     Y, _ = _dense(H, theta, off, sizes[L + 1], sizes[L], 0)
     return Y, inputs
+
+
+@device_jit
+def _n_params(sizes):
+    """Length of the network part of theta for ``sizes``."""
+    total = 0
+    for l in range(sizes.shape[0] - 1):
+        total += sizes[l + 1] * sizes[l] + sizes[l + 1]
+    return total
 
 
 @device_jit
@@ -186,30 +196,92 @@ def _standardized32(x):
 
 
 @device_jit
+def _weights32(lp, old_logp, adv, kl, clip):
+    """(n,) weights on grad log pi of L^CLIP, or of L^KLPEN's surrogate with ``kl``
+    (:func:`.fused_updates.surrogate_weights`), float32."""
+    n = lp.shape[0]
+    w = np.empty(n, np.float32)
+    inv_n = ONE / F(n)
+    lo, hi = ONE - clip, ONE + clip
+    for i in range(n):
+        r = F(math.exp(lp[i] - old_logp[i]))
+        unclipped = r * adv[i]
+        if kl:
+            w[i] = unclipped * inv_n
+        else:
+            clipped = min(max(r, lo), hi) * adv[i]
+            w[i] = unclipped * inv_n if unclipped <= clipped else ZERO
+    return w
+
+
+@device_jit
 def _softmax_grad32(theta, X, sizes, act, a, old_logp, adv, kl, clip, w_ent, w_kl, q, grad):
-    """The policy terms' gradient on minibatch rows X (n, D) into grad (P,), float32."""
+    """The policy terms' gradient on minibatch rows X (n, D) into grad (P,), categorical
+    head, float32; q (n, A) the old probabilities (KL penalty)."""
     n = X.shape[0]
     Z, inputs = forward32(theta, X, sizes, act)
     logp, p, ent = _log_softmax32(Z)
     A = p.shape[1]
-    G = np.empty((n, A), np.float32)
-    inv_n = ONE / F(n)
-    lo, hi = ONE - clip, ONE + clip
+    lp = np.empty(n, np.float32)
     for i in range(n):
-        r = F(math.exp(logp[i, a[i]] - old_logp[i]))
-        unclipped = r * adv[i]
-        if kl:
-            w = unclipped * inv_n
-        else:
-            clipped = min(max(r, lo), hi) * adv[i]
-            w = unclipped * inv_n if unclipped <= clipped else ZERO
+        lp[i] = logp[i, a[i]]
+    w = _weights32(lp, old_logp, adv, kl, clip)
+    G = np.empty((n, A), np.float32)
+    for i in range(n):
         h = ent[i]
         for b in range(A):
-            g = -w * p[i, b] - w_ent * p[i, b] * (logp[i, b] + h)
+            g = -w[i] * p[i, b] - w_ent * p[i, b] * (logp[i, b] + h)
             if kl:
                 g += w_kl * (p[i, b] - q[i, b])
             G[i, b] = g
-        G[i, a[i]] += w
+        G[i, a[i]] += w[i]
+    backward32(theta, inputs, sizes, act, G, grad)
+
+
+@device_jit
+def _gaussian_logp32(mu, ls, a):
+    """(n,) sum_k log N(a_nk; mu_nk, exp(ls_k)^2) for means mu (n, K), shared log-stds
+    ls (K,), actions a (n, K), float32."""
+    n, K = mu.shape
+    lp = np.zeros(n, np.float32)
+    for k in range(K):
+        inv_std = F(math.exp(-ls[k]))
+        c = ls[k] + HALF_LOG_2PI
+        for i in range(n):
+            z = (a[i, k] - mu[i, k]) * inv_std
+            lp[i] -= HALF * z * z + c
+    return lp
+
+
+@device_jit
+def _gaussian_grad32(
+    theta, X, sizes, act, a, old_logp, adv, kl, clip, w_ent, w_kl, mu_old, ls_old, grad
+):
+    """The policy terms' gradient on minibatch rows X (n, D) into grad (P,), diagonal
+    Gaussian head with shared log-stds (the K entries after the network), float32;
+    mu_old (n, K), ls_old (K,) the old distributions (KL penalty). Formulas of
+    :func:`.gaussian_nets.gaussian_grad`."""
+    n = X.shape[0]
+    mu, inputs = forward32(theta, X, sizes, act)
+    K = mu.shape[1]
+    off2 = _n_params(sizes)
+    ls = theta[off2 : off2 + K]
+    w = _weights32(_gaussian_logp32(mu, ls, a), old_logp, adv, kl, clip)
+    G = np.empty((n, K), np.float32)
+    for k in range(K):
+        inv_var = ONE / F(math.exp(TWO * ls[k]))
+        var_old = F(math.exp(TWO * ls_old[k])) if kl else ZERO
+        g_ls = w_ent * F(n)
+        for i in range(n):
+            d = a[i, k] - mu[i, k]
+            g_mu = w[i] * d * inv_var
+            g_ls += w[i] * (d * d * inv_var - ONE)
+            if kl:
+                e = mu_old[i, k] - mu[i, k]
+                g_mu -= w_kl * e * inv_var
+                g_ls += w_kl * (ONE - (var_old + e * e) * inv_var)
+            G[i, k] = g_mu
+        grad[off2 + k] = g_ls
     backward32(theta, inputs, sizes, act, G, grad)
 
 
@@ -250,25 +322,34 @@ def _adam32(params, grad, m, v, t, lr, beta1, beta2, eps, max_norm):
 @driver_jit
 def ppo_epochs32(
     params, P, m, v, t, lr, beta1, beta2, eps, max_norm,
-    psizes, pact, csizes, cact, obs, actions, adv, returns,
+    head, psizes, pact, csizes, cact, obs, a_int, a_flt, adv, returns,
     perms, batch_size, normalize_adv, kl, clip, beta, ent_coef, vf_coef,
 ):  # fmt: skip
     """Every epoch and minibatch of one PPO update in float32 with Adam; returns (Adam
     steps so far ``t``, |d L / d theta| of the last minibatch).
 
     ``params`` (P + Q,) float32 = (theta, phi), stepped in place, with float32 moments
-    ``m``, ``v``; categorical policy ``psizes``/``pact``, critic ``csizes``/``cact``;
-    ``obs`` (N, D), ``adv``, ``returns`` (N,) float32, ``actions`` (N,) int64; the rest
-    as :func:`.fused_updates.ppo_epochs`.
+    ``m``, ``v``; policy head ``head`` (SOFTMAX, or GAUSSIAN with shared log-stds) on the
+    network ``psizes``/``pact``, critic ``csizes``/``cact``; ``obs`` (N, D), ``adv``,
+    ``returns`` (N,) float32; actions ``a_int`` (N,) int64 (SOFTMAX) or ``a_flt`` (N, K)
+    float32 (GAUSSIAN), the other one empty; the rest as
+    :func:`.fused_updates.ppo_epochs`. pi_old is evaluated here, in float32, at the
+    starting parameters.
     """
     N = obs.shape[0]
     clip, beta, ent_coef, vf_coef = F(clip), F(beta), F(ent_coef), F(vf_coef)
     theta0 = params[:P].copy()
-    Z, _ = forward32(theta0, obs, psizes, pact)
-    old_logp_all, old_p, _ = _log_softmax32(Z)
-    old_logp = np.empty(N, np.float32)
-    for i in range(N):
-        old_logp[i] = old_logp_all[i, actions[i]]
+    Z, _ = forward32(theta0, obs, psizes, pact)  # pi_old: logits or means (N, K)
+    K = Z.shape[1]
+    ls_old = theta0[_n_params(psizes) : _n_params(psizes) + K] if head == GAUSSIAN else Z[0]
+    if head == SOFTMAX:
+        old_logp_all, old_head, _ = _log_softmax32(Z)
+        old_logp = np.empty(N, np.float32)
+        for i in range(N):
+            old_logp[i] = old_logp_all[i, a_int[i]]
+    else:
+        old_head = Z
+        old_logp = _gaussian_logp32(Z, ls_old, a_flt)
     grad = np.empty(params.shape[0], np.float32)
     grad_norm = 0.0
     for e in range(perms.shape[0]):
@@ -281,11 +362,18 @@ def ppo_epochs32(
                 A = _standardized32(A)
             w_ent = ent_coef / F(n)
             w_kl = -beta / F(n) if kl else ZERO
-            q = _rows32(old_p, idx) if kl else np.empty((0, old_p.shape[1]), np.float32)
-            _softmax_grad32(
-                params[:P], X, psizes, pact, idx_take(actions, idx), _take32(old_logp, idx),
-                A, kl, clip, w_ent, w_kl, q, grad[:P],
-            )  # fmt: skip
+            old = _rows32(old_head, idx) if kl else np.empty((0, K), np.float32)
+            olp = _take32(old_logp, idx)
+            if head == SOFTMAX:
+                _softmax_grad32(
+                    params[:P], X, psizes, pact, idx_take(a_int, idx), olp, A, kl, clip,
+                    w_ent, w_kl, old, grad[:P],
+                )  # fmt: skip
+            else:
+                _gaussian_grad32(
+                    params[:P], X, psizes, pact, _rows32(a_flt, idx), olp, A, kl, clip,
+                    w_ent, w_kl, old, ls_old, grad[:P],
+                )  # fmt: skip
             sq = 0.0
             for i in range(P):
                 sq += float(grad[i]) * float(grad[i])
@@ -305,4 +393,4 @@ def idx_take(a, idx):
     return out
 
 
-__all__ = ["SOFTMAX", "ppo_epochs32", "tanh32"]
+__all__ = ["GAUSSIAN", "SOFTMAX", "ppo_epochs32", "tanh32"]
