@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from pgbench.kernels.cpu import device_jit, driver_jit
-from pgbench.kernels.fused_updates import GAUSSIAN, SOFTMAX
+from pgbench.kernels.fused_updates import GAUSSIAN, SOFTMAX, gather, gather_rows
 from pgbench.kernels.mathcore import RELU, TANH
 
 F = np.float32
@@ -155,22 +155,6 @@ def _log_softmax32(Z):
             h -= p[n, a] * lp
         ent[n] = h
     return logp, p, ent
-
-
-@device_jit
-def _rows32(X, idx):
-    out = np.empty((idx.shape[0], X.shape[1]), np.float32)
-    for i in range(idx.shape[0]):
-        out[i, :] = X[idx[i], :]
-    return out
-
-
-@device_jit
-def _take32(x, idx):
-    out = np.empty(idx.shape[0], np.float32)
-    for i in range(idx.shape[0]):
-        out[i] = x[idx[i]]
-    return out
 
 
 @device_jit
@@ -356,41 +340,32 @@ def ppo_epochs32(
         for start in range(0, N, batch_size):
             idx = perms[e, start : min(start + batch_size, N)]
             n = idx.shape[0]
-            X = _rows32(obs, idx)
-            A = _take32(adv, idx)
+            X = gather_rows(obs, idx)
+            A = gather(adv, idx)
             if normalize_adv:
                 A = _standardized32(A)
             w_ent = ent_coef / F(n)
             w_kl = -beta / F(n) if kl else ZERO
-            old = _rows32(old_head, idx) if kl else np.empty((0, K), np.float32)
-            olp = _take32(old_logp, idx)
+            old = gather_rows(old_head, idx) if kl else np.empty((0, K), np.float32)
+            olp = gather(old_logp, idx)
             if head == SOFTMAX:
                 _softmax_grad32(
-                    params[:P], X, psizes, pact, idx_take(a_int, idx), olp, A, kl, clip,
+                    params[:P], X, psizes, pact, gather(a_int, idx), olp, A, kl, clip,
                     w_ent, w_kl, old, grad[:P],
                 )  # fmt: skip
             else:
                 _gaussian_grad32(
-                    params[:P], X, psizes, pact, _rows32(a_flt, idx), olp, A, kl, clip,
+                    params[:P], X, psizes, pact, gather_rows(a_flt, idx), olp, A, kl, clip,
                     w_ent, w_kl, old, ls_old, grad[:P],
                 )  # fmt: skip
             sq = 0.0
             for i in range(P):
                 sq += float(grad[i]) * float(grad[i])
             grad_norm = math.sqrt(sq)
-            _value_grad32(params[P:], X, csizes, cact, _take32(returns, idx), vf_coef, grad[P:])
+            _value_grad32(params[P:], X, csizes, cact, gather(returns, idx), vf_coef, grad[P:])
             t += 1
             _adam32(params, grad, m, v, t, lr, beta1, beta2, eps, max_norm)
     return t, grad_norm
-
-
-@device_jit
-def idx_take(a, idx):
-    """a[idx] for int64 a (N,)."""
-    out = np.empty(idx.shape[0], np.int64)
-    for i in range(idx.shape[0]):
-        out[i] = a[idx[i]]
-    return out
 
 
 __all__ = ["GAUSSIAN", "SOFTMAX", "ppo_epochs32", "tanh32"]

@@ -34,7 +34,7 @@ SOFTMAX, GAUSSIAN = 0, 1
 
 
 @device_jit
-def _rows(X, idx):
+def gather_rows(X, idx):
     """X[idx] as a new C-contiguous array: (n, D) for X (N, D)."""
     n = idx.shape[0]
     out = np.empty((n, X.shape[1]), X.dtype)
@@ -44,7 +44,7 @@ def _rows(X, idx):
 
 
 @device_jit
-def _take(x, idx):
+def gather(x, idx):
     """x[idx]: (n,) for x (N,)."""
     out = np.empty(idx.shape[0], x.dtype)
     for i in range(idx.shape[0]):
@@ -177,29 +177,29 @@ def ppo_epochs(
         for start in range(0, N, batch_size):
             idx = perms[e, start : min(start + batch_size, N)]
             n = idx.shape[0]
-            X = _rows(obs, idx)
-            A = _take(adv, idx)
+            X = gather_rows(obs, idx)
+            A = gather(adv, idx)
             if normalize_adv:
                 A = _standardized(A)
-            olp = _take(old_logp, idx)
+            olp = gather(old_logp, idx)
             w_ent = ent_coef / n
             w_kl = -beta / n if kl else 0.0
             theta = params[:P]
             if head == SOFTMAX:
-                q = _rows(old_a, idx) if kl else np.empty((0, old_a.shape[1]))
+                q = gather_rows(old_a, idx) if kl else np.empty((0, old_a.shape[1]))
                 g = _softmax_policy_grad(
-                    theta, X, psizes, pact, _take(a_int, idx), olp, A, kl, clip, w_ent, w_kl, q
+                    theta, X, psizes, pact, gather(a_int, idx), olp, A, kl, clip, w_ent, w_kl, q
                 )
             else:
                 K = a_flt.shape[1]
                 if kl:
-                    mu_old = _rows(old_a, idx)
-                    ls_old = _rows(old_b, idx) if state_dep else old_b
+                    mu_old = gather_rows(old_a, idx)
+                    ls_old = gather_rows(old_b, idx) if state_dep else old_b
                 else:
                     mu_old = np.empty((0, K))
                     ls_old = np.empty((0, K))
                 g = _gaussian_policy_grad(
-                    theta, X, psizes, pact, state_dep, _rows(a_flt, idx), olp, A, kl, clip,
+                    theta, X, psizes, pact, state_dep, gather_rows(a_flt, idx), olp, A, kl, clip,
                     w_ent, w_kl, mu_old, ls_old,
                 )  # fmt: skip
             sq = 0.0
@@ -207,7 +207,7 @@ def ppo_epochs(
                 grad[i] = g[i]
                 sq += g[i] * g[i]
             grad_norm = math.sqrt(sq)
-            g_phi = value_grad(params[P:], X, csizes, cact, _take(returns, idx), vf_coef)
+            g_phi = value_grad(params[P:], X, csizes, cact, gather(returns, idx), vf_coef)
             grad[P:] = g_phi
             t += 1
             step_into(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm, params)
