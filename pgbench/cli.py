@@ -1,7 +1,7 @@
 """``pgbench`` command line: parse, call, exit code.
 
     pgbench run SUITE [--out DIR]   run a suite (default DIR: results/<suite name>/)
-        [--executor serial|local|dask] [--workers N] [--address tcp://HOST:PORT]
+        [--executor serial|threads|local|dask] [--workers N] [--address tcp://HOST:PORT]
         [--timeout SECONDS] [--retries N] [--force] [--quiet]
     pgbench report RESULTS_DIR      report.md and one self-contained report.html of a run
         [--out DIR]                 (every figure and table, metadata, failures; default
@@ -61,14 +61,12 @@ from pgbench.experiments import get_kind, parse_suite
 from pgbench.plugins import load_plugins, plugin_modules
 from pgbench.registry import ALGORITHMS, ENVS, ESTIMATORS, GAME_ESTIMATORS, LEARNERS, POLICIES
 from pgbench.report import write_report
-from pgbench.run.executors import make_executor
+from pgbench.run.executors import EXECUTORS, make_executor
 from pgbench.run.runner import default_run_dir, run_suite
 from pgbench.suite.errors import SuiteError
 from pgbench.suite.load import warning_lines
 from pgbench.suite.yaml_reading import read_suite
 from pgbench.version import __version__
-
-EXECUTORS = ("serial", "local", "dask")
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, the shell's code for a process ended by SIGTERM
@@ -118,14 +116,16 @@ def _parser() -> argparse.ArgumentParser:
         "--executor",
         choices=EXECUTORS,
         default="local",
-        help="serial: cells in this process; local (default): worker processes on this "
-        "machine; dask: a dask.distributed cluster",
+        help="serial: cells in this process; threads: several at once in threads of this "
+        "process (the seeds of a configuration side by side); local (default): worker "
+        "processes on this machine; dask: a dask.distributed cluster",
     )
     run.add_argument(
         "--workers",
         type=int,
         default=None,
-        help="local / dask LocalCluster: worker processes (default: one per core)",
+        help="threads: threads; local / dask LocalCluster: worker processes (default: one "
+        "per core)",
     )
     run.add_argument("--address", default=None, help="dask: scheduler address of a running cluster")
     run.add_argument(

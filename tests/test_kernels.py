@@ -28,7 +28,9 @@ def _run(env_pol, theta, target, episodes=150, seed=17):
 def test_serial_equals_parallel(name, request):
     env_pol = request.getfixturevalue(name)
     theta = _theta(env_pol, name)
-    a, b = _run(env_pol, theta, "serial"), _run(env_pol, theta, "parallel")
+    # 1100 episodes: two blocks, so the parallel target runs its prange drivers
+    a = _run(env_pol, theta, "serial", episodes=1100)
+    b = _run(env_pol, theta, "parallel", episodes=1100)
     for x, y in zip(a[0] + a[1], b[0] + b[1], strict=True):
         assert x.dtype == y.dtype
         np.testing.assert_array_equal(x, y)
@@ -39,9 +41,9 @@ def test_thread_count_does_not_change_results(cartpole):
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = _run(cartpole, theta, "parallel", episodes=700)
+        one = _run(cartpole, theta, "parallel", episodes=1100)
         numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = _run(cartpole, theta, "parallel", episodes=700)
+        two = _run(cartpole, theta, "parallel", episodes=1100)
     finally:
         numba.set_num_threads(before)
     for x, y in zip(one[0] + one[1], two[0] + two[1], strict=True):

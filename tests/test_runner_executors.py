@@ -1,8 +1,9 @@
-"""Serial, local and dask executors give one table, bit for bit (timings aside)."""
+"""Serial, threads, local and dask executors give one table, bit for bit (timings aside)."""
 
 from __future__ import annotations
 
 import sys
+import warnings
 
 import pandas as pd
 import pytest
@@ -56,6 +57,47 @@ def test_local_executor_equals_serial(tmp_path, serial, capsys):
     pd.testing.assert_frame_equal(table(tmp_path / "o"), serial, check_exact=True)
 
 
+def test_threads_executor_equals_serial(tmp_path, serial):
+    out = tmp_path / "o"
+    run = run_suite(
+        parse_suite(SUITE, "suite.yaml"), out, executor=make_executor("threads", workers=3)
+    )
+    assert run.ok
+    pd.testing.assert_frame_equal(table(out), serial, check_exact=True)
+
+
+LEARNING = """\
+name: seeds-side-by-side
+experiment: learning-curve
+seeds: 3
+env_steps: 640
+eval_episodes: 2
+backend: cpu
+envs:
+  - {name: cartpole-v1, log_every: 320}
+policies:
+  - {name: mlp-softmax, params: {hidden: [8]}}
+algorithms:
+  - name: ppo-clip
+    params: {n_envs: 4, n_steps: 16, batch_size: 32, n_epochs: 2, critic: {hidden: [8]}}
+  - name: a2c
+    params: {n_envs: 4, n_steps: 5, critic: {hidden: [8]}}
+"""
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_seeds_trained_side_by_side_equal_serial(tmp_path, workers):
+    """A learning curve's seeds in threads at once: every row as in one-at-a-time."""
+    suite = parse_suite(LEARNING, "suite.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small budgets
+        run_suite(suite, tmp_path / "s", executor=make_executor("serial"))
+        run_suite(suite, tmp_path / "t", executor=make_executor("threads", workers=workers))
+    one, side = table(tmp_path / "s"), table(tmp_path / "t")
+    assert one["seed"].nunique() == 3 and one["method"].nunique() == 2
+    pd.testing.assert_frame_equal(side, one, check_exact=True)
+
+
 def test_dask_executor_equals_serial(tmp_path, serial):
     pytest.importorskip("dask.distributed")
     out = tmp_path / "o"
@@ -81,6 +123,7 @@ def test_missing_dask_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
     ("argv", "message"),
     [
         (["--executor", "serial", "--timeout", "5"], "--timeout needs worker processes"),
+        (["--executor", "threads", "--timeout", "5"], "--timeout needs worker processes"),
         (["--address", "tcp://127.0.0.1:1"], "--address needs --executor dask"),
         (["--retries", "-1"], "--retries must be at least 0"),
         (["--timeout", "0"], "--timeout must be a positive number"),

@@ -16,6 +16,7 @@ from pgbench.algorithms.budget import budget_warning
 from pgbench.algorithms.evaluation import evaluate_returns
 from pgbench.algorithms.trainer import TrainRun
 from pgbench.errors import InvalidSpecError, PgbenchWarning
+from pgbench.kernels import serial_calls
 from pgbench.kernels.timing import compile_seconds
 from pgbench.registry import ALGORITHMS
 from pgbench.results import COLUMNS, conform
@@ -190,9 +191,9 @@ def train_many(
     what ``train(algorithm, env, policy, env_steps, seed, ...)`` returns alone (every
     seed has its own parameters, optimizer, lanes and streams; nothing is shared but
     compiled code), except the ``seconds`` metric, the seed's own wall clock. The
-    threads run at once because every kernel of a training step releases the GIL; on
-    ``backend="cpu"`` each takes the serial drivers, whose results are the parallel
-    ones' (the cores are shared between seeds instead). An env stepped from Python
+    threads run at once because every kernel of a training step releases the GIL; each
+    takes the serial drivers (:func:`pgbench.kernels.serial_calls`), whose results are
+    the parallel ones' (the cores are shared between seeds instead). An env stepped from Python
     (Gymnasium) keeps one pool of copies, so its seeds run one after another.
     """
     seeds = [int(s) for s in seeds]
@@ -204,13 +205,13 @@ def train_many(
         raise InvalidSpecError(f"threads must be at least 1, got {n}")
     if not env.native:
         n = 1
-    seed_backend = "serial" if backend == "cpu" else backend
 
     def one(seed: int):
-        return train(
-            algorithm, env, policy, env_steps, seed, backend=seed_backend,
-            log_every=log_every, eval_episodes=eval_episodes, **params,
-        )  # fmt: skip
+        with serial_calls():
+            return train(
+                algorithm, env, policy, env_steps, seed, backend=backend,
+                log_every=log_every, eval_episodes=eval_episodes, **params,
+            )  # fmt: skip
 
     # one BLAS thread throughout: the threads share the cores (see train_run)
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(min(n, len(seeds))) as pool:

@@ -14,6 +14,7 @@ from pgbench.kernels.build import (
     build,
     build_returns,
     runtime_info,
+    serial_calls,
     set_threads,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "build",
     "build_returns",
     "runtime_info",
+    "serial_calls",
     "set_threads",
 ]

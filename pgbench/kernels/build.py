@@ -5,17 +5,28 @@ Targets: ``"serial"`` (njit), ``"parallel"`` (njit with prange) and ``"cuda"``
 Cores are undecorated functions from :mod:`pgbench.envs`, :mod:`pgbench.policies`
 and this package; each layer is compiled with the target's device decorator
 and handed to the next through closures, never through module globals.
+
+Driver choice: the ``"parallel"`` target's :class:`Kernels` and :class:`ReturnOps` run a
+call on the serial target's drivers when it is too small to split (one block of episodes,
+fewer than ``SERIAL_BELOW_*`` units of work), when this process runs Numba on one thread,
+and for every call of a thread inside :func:`serial_calls`. Results are the same bit for bit
+either way (each episode and each row is computed alone); only the time differs.
+(Over 400 lines: the output containers and the two call-routing classes live beside
+``build``; splitting them out is a mechanical move.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
+from numba import get_num_threads
 
 import pgbench.kernels.cpu as cpu
 import pgbench.kernels.draws as draws
@@ -27,6 +38,49 @@ from pgbench.kernels.episodes import make_episode_cores
 from pgbench.kernels.fingerprint import fingerprint
 
 TARGETS = ("serial", "parallel", "cuda")
+
+# Work below which the "parallel" target runs a call on the serial drivers; measured with
+# benchmarks/driver_choice.py (its docstring says how). Episodes x horizon for stream and
+# rollout (an upper bound on the steps: a call cannot know its episodes' lengths before it
+# runs); rows x columns for the return scans.
+SERIAL_BELOW_STEPS = 1 << 13
+SERIAL_BELOW_CELLS = 1 << 16
+
+_THREAD = threading.local()  # serial_depth: open serial_calls() blocks; last: see last_driver
+
+
+@contextlib.contextmanager
+def serial_calls():
+    """Within the block, every kernel call made by this thread runs on serial drivers.
+
+    For threads that call kernels at the same time (seeds trained side by side): each then
+    stays on its own core, and no two threads enter a parallel region at once (Numba's
+    ``workqueue`` threading layer does not allow it). Other threads are not affected;
+    blocks nest. Results are unchanged.
+    """
+    depth = getattr(_THREAD, "serial_depth", 0)
+    _THREAD.serial_depth = depth + 1
+    try:
+        yield
+    finally:
+        _THREAD.serial_depth = depth
+
+
+def last_driver() -> str | None:
+    """Which drivers ("serial", "parallel", "cuda") ran this thread's last Kernels or
+    ReturnOps call; None before the first. A hook for tests of the driver choice."""
+    return getattr(_THREAD, "last", None)
+
+
+def _serial_wanted(work: int, splits: int, below: int) -> bool:
+    """Whether a parallel-target call of ``work`` units over ``splits`` independent parts
+    (prange iterations) should run serially."""
+    return (
+        splits < 2
+        or work < below
+        or getattr(_THREAD, "serial_depth", 0) > 0
+        or get_num_threads() == 1
+    )
 
 
 class EpisodeSums(NamedTuple):
@@ -221,21 +275,45 @@ def check_pair(env, policy) -> tuple[int, int, int, int]:
 
 
 class Kernels:
-    """Compiled kernels for one (environment cores, policy cores, target)."""
+    """Compiled kernels for one (environment cores, policy cores, target).
 
-    def __init__(self, target: str, dims, drivers, continuous: bool = False):
+    ``serial``: for the parallel target, a function returning the serial target's Kernels
+    of the same pair, called on the first call small enough to run there (see
+    :func:`_serial_wanted`); None: every call runs on ``drivers``.
+    """
+
+    def __init__(self, target: str, dims, drivers, continuous: bool = False, serial=None):
         self.target = target
         self.dims = dims
+        self.continuous = continuous
         self.action_dtype = np.float64 if continuous else np.int64
+        self._drivers = drivers
         self._stream = drivers.stream
         self._rollout = drivers.rollout
         self._segment = drivers.segment
         self._reset_lanes = drivers.reset_lanes
+        self._make_serial = serial
+        self._serial: Kernels | None = None
+
+    def _runner(self, n_episodes: int, horizon: int) -> Kernels | None:
+        """The serial Kernels if a call of ``n_episodes`` x ``horizon`` should run there,
+        else None (run here, noted for :func:`last_driver`)."""
+        if self._make_serial is not None and _serial_wanted(
+            n_episodes * horizon, cpu.n_blocks_for(n_episodes), SERIAL_BELOW_STEPS
+        ):
+            if self._serial is None:  # compiled (or loaded from disk) on first use
+                self._serial = self._make_serial()
+            return self._serial
+        _THREAD.last = self.target
+        return None
 
     def stream(
         self, ep, theta, seed: int, n_episodes: int, horizon: int, gamma: float
     ) -> EpisodeSums:
         """Per-episode sums of ``n_episodes`` episodes of at most ``horizon`` steps."""
+        serial = self._runner(n_episodes, horizon)
+        if serial is not None:
+            return serial.stream(ep, theta, seed, n_episodes, horizon, gamma)
         _, _, _, P = self.dims
         E = n_episodes
         out = EpisodeSums(
@@ -250,6 +328,9 @@ class Kernels:
     ) -> Trajectories:
         """``n_episodes`` stored episodes, padded to ``horizon`` steps; with
         ``scores=False`` the score array has 0 columns (nothing stored)."""
+        serial = self._runner(n_episodes, horizon)
+        if serial is not None:
+            return serial.rollout(ep, theta, seed, n_episodes, horizon, scores)
         SD, OD, _, P = self.dims
         E, T = n_episodes, horizon
         out = Trajectories(
@@ -273,7 +354,9 @@ class Kernels:
 
     def segment(self, ep, theta, lanes: Lanes, n_steps: int, horizon: int) -> Segment:
         """``n_steps`` steps of every lane of ``lanes`` (advanced in place), resetting
-        an episode when it terminates or reaches ``horizon`` steps."""
+        an episode when it terminates or reaches ``horizon`` steps. (The segment driver
+        is serial on every CPU target: training segments are a few lanes.)"""
+        _THREAD.last = "cuda" if self.target == "cuda" else "serial"
         _, OD, _, _ = self.dims
         L, T = lanes.n_lanes, n_steps
         out = Segment(
@@ -303,23 +386,53 @@ def build(env, policy, target: str = "parallel") -> Kernels:
     dims = check_pair(env, policy)
     if env.make_cores is None:  # stepped from Python: the env brings its own drivers
         return env.make_drivers(policy, target)
-    key = (fingerprint(env.make_cores), fingerprint(policy.make_cores), target)
+    recipe = _Recipe(
+        fingerprint(env.make_cores), fingerprint(policy.make_cores),
+        env.make_cores, policy.make_cores, dims, env.continuous,
+    )  # fmt: skip
+    return _built(recipe, target)
+
+
+class _Recipe(NamedTuple):
+    """What compiled kernels are made from: the two core factories (and their
+    fingerprints, the memo key), the dimensions and the action kind."""
+
+    env_key: str
+    policy_key: str
+    make_env_cores: object
+    make_policy_cores: object
+    dims: tuple
+    continuous: bool
+
+
+def _built(recipe: _Recipe, target: str) -> Kernels:
+    key = (recipe.env_key, recipe.policy_key, target)
     if key not in _BUILT:
-        _BUILT[key] = _build(env, policy, target, dims)
+        _BUILT[key] = _build(recipe, target)
     return _BUILT[key]
 
 
-def _build(env, policy, target, dims) -> Kernels:
+def _build(recipe: _Recipe, target: str) -> Kernels:
     mod = _target_module(target)
     lib = target_lib(target)
-    env_c = _compile_tuple(mod.device_jit, env.make_cores(lib))
-    pol_c = _compile_tuple(mod.device_jit, policy.make_cores(lib))
+    dims = recipe.dims
+    env_c = _compile_tuple(mod.device_jit, recipe.make_env_cores(lib))
+    pol_c = _compile_tuple(mod.device_jit, recipe.make_policy_cores(lib))
     lane = _compile_all(mod.device_jit, make_episode_cores(lib, env_c, pol_c, dims))
     if target == "cuda":
-        drivers = mod.make_drivers(lane, dims)
-    else:
-        drivers = mod.make_drivers(lane, dims, parallel=(target == "parallel"))
-    return Kernels(target, dims, drivers, continuous=env.continuous)
+        return Kernels(target, dims, mod.make_drivers(lane, dims), recipe.continuous)
+    parallel = target == "parallel"
+    drivers = mod.make_drivers(lane, dims, parallel=parallel)
+    serial = functools.partial(_built, recipe, "serial") if parallel else None
+    return Kernels(target, dims, drivers, recipe.continuous, serial=serial)
+
+
+def without_choice(ops):
+    """``ops`` (Kernels or ReturnOps) running every call on its own target's drivers,
+    whatever its size: for benchmarks/driver_choice.py, which times both kinds."""
+    if isinstance(ops, Kernels):
+        return Kernels(ops.target, ops.dims, ops._drivers, ops.continuous)
+    return ReturnOps(ops.target, ops._d)
 
 
 def _compile_tuple(decorate, cores):
@@ -327,41 +440,57 @@ def _compile_tuple(decorate, cores):
 
 
 class ReturnOps:
-    """Return scans over padded (E, T) arrays on one target; outputs are new arrays."""
+    """Return scans over padded (E, T) arrays on one target; outputs are new arrays.
 
-    def __init__(self, target: str, drivers):
+    ``serial``: for the parallel target, a function returning the serial target's
+    ReturnOps, used for calls of fewer than ``SERIAL_BELOW_CELLS`` cells (or one row); None:
+    every call runs on ``drivers``.
+    """
+
+    def __init__(self, target: str, drivers, serial=None):
         self.target = target
         self._d = drivers
+        self._serial = serial
+
+    def _drivers(self, rewards):
+        """The drivers a scan over ``rewards`` (E, T) runs on."""
+        rows = rewards.shape[0]
+        if self._serial is not None and _serial_wanted(rewards.size, rows, SERIAL_BELOW_CELLS):
+            _THREAD.last = "serial"
+            return self._serial()._d
+        _THREAD.last = self.target
+        return self._d
 
     def discounted_return(self, rewards, mask, gamma: float) -> np.ndarray:
         """(E,) sum_t gamma^t r_t."""
         out = np.zeros(rewards.shape[0])
-        self._d.discounted_return(rewards, mask, float(gamma), out)
+        self._drivers(rewards).discounted_return(rewards, mask, float(gamma), out)
         return out
 
     def reward_to_go(self, rewards, mask, gamma: float) -> np.ndarray:
         """(E, T) sum_{t' >= t} gamma^(t' - t) r_t'."""
         out = np.zeros(rewards.shape)
-        self._d.reward_to_go(rewards, mask, float(gamma), out)
+        self._drivers(rewards).reward_to_go(rewards, mask, float(gamma), out)
         return out
 
     def td_errors(self, rewards, values, mask, gamma: float) -> np.ndarray:
         """(E, T) r_t + gamma V_{t+1} - V_t; ``values`` is (E, T + 1)."""
         out = np.zeros(rewards.shape)
-        self._d.td_errors(rewards, values, mask, float(gamma), out)
+        self._drivers(rewards).td_errors(rewards, values, mask, float(gamma), out)
         return out
 
     def gae(self, rewards, values, mask, gamma: float, lam: float) -> np.ndarray:
         """(E, T) GAE(gamma, lambda) advantages; ``values`` is (E, T + 1)."""
         out = np.zeros(rewards.shape)
-        self._d.gae(rewards, values, mask, float(gamma), float(lam), out)
+        self._drivers(rewards).gae(rewards, values, mask, float(gamma), float(lam), out)
         return out
 
     def gae_segment(self, rewards, values, next_values, dones, gamma: float, lam: float):
         """(L, T) GAE(gamma, lambda) advantages of a training segment (see
         :class:`Segment`); all inputs (L, T), ``next_values`` as in the core."""
         out = np.zeros(rewards.shape)
-        self._d.gae_segment(rewards, values, next_values, dones, float(gamma), float(lam), out)
+        d = self._drivers(rewards)
+        d.gae_segment(rewards, values, next_values, dones, float(gamma), float(lam), out)
         return out
 
 
@@ -374,4 +503,7 @@ def build_returns(target: str = "parallel") -> ReturnOps:
     cores = _compile_all(mod.device_jit, returns.make_return_cores())
     if target == "cuda":
         return ReturnOps(target, mod.make_return_drivers(cores))
-    return ReturnOps(target, mod.make_return_drivers(cores, parallel=(target == "parallel")))
+    if target == "serial":
+        return ReturnOps(target, mod.make_return_drivers(cores, parallel=False))
+    serial = functools.partial(build_returns, "serial")  # memoized: built on first use
+    return ReturnOps(target, mod.make_return_drivers(cores, parallel=True), serial=serial)

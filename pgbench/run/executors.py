@@ -1,6 +1,9 @@
 """Executors: run cells one after another, in supervised worker processes, or on dask.
 
 * :class:`SerialExecutor` runs cells in order in this process (no isolation);
+* :class:`ThreadsExecutor` runs them in threads of this process, cells that differ
+  only in their seed side by side, each thread on the serial kernel drivers (no
+  isolation);
 * :class:`LocalExecutor` runs them in worker processes on this machine, one cell
   per worker at a time, so the cell a dead or killed worker held is known
   exactly; the worker is replaced and the other cells never notice;
@@ -20,18 +23,22 @@ import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from multiprocessing.connection import wait
 from typing import Protocol
 
+from threadpoolctl import threadpool_limits
+
 from pgbench.errors import PgbenchError
 from pgbench.experiments import get_experiment
+from pgbench.kernels import serial_calls
 from pgbench.plugins import one_line
 from pgbench.run.celltask import RETRYABLE, CellTask, Outcome, failure_outcome
 from pgbench.run.sweep import Cell
 from pgbench.run.worker import Worker, preload
 
-EXECUTORS = ("serial", "local", "dask")
+EXECUTORS = ("serial", "threads", "local", "dask")
 
 
 # ---------------------------------------------------------------- executors
@@ -66,6 +73,48 @@ class SerialExecutor:
     def map(self, task: CellTask, cells: Sequence[Cell]) -> Iterator[Outcome]:
         for cell in cells:
             yield task(cell)
+
+
+class ThreadsExecutor:
+    """Cells in ``workers`` threads of this process (default: one per core), several at
+    once: cells that differ only in their seed are queued next to each other, so the
+    seeds of one configuration train side by side, as one vectorized call over seeds
+    would, sharing compiled kernels and warm caches.
+
+    Every kernel of a cell releases the GIL, so the threads run at once; each runs its
+    cells on the serial kernel drivers (:func:`pgbench.kernels.serial_calls`) with
+    BLAS on one thread, so that cells share the cores instead of splitting each call.
+    A cell's rows depend only on the cell: the results equal the serial executor's.
+    No isolation (a crash ends the run) and no timeout, as with ``serial``.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+
+    @staticmethod
+    def _run(task: CellTask, cell: Cell) -> Outcome:
+        with serial_calls():
+            return task(cell)
+
+    def map(self, task: CellTask, cells: Sequence[Cell]) -> Iterator[Outcome]:
+        if not cells:
+            return
+        order = sorted(cells, key=lambda c: (_without_seed(c), c.seed, c.index))
+        with threadpool_limits(1, user_api="blas"):
+            pool = ThreadPoolExecutor(min(self.workers, len(order)))
+            try:
+                futures = [pool.submit(self._run, task, c) for c in order]
+                for future in as_completed(futures):
+                    yield future.result()
+            finally:  # interrupted: the running cells finish, the queued ones never start
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _without_seed(cell: Cell) -> str:
+    """A cell's configuration without its seed (one key per group of seeds)."""
+    canonical = cell.canonical()
+    canonical.pop("seed")
+    return repr(canonical)
 
 
 class LocalExecutor:
@@ -292,7 +341,8 @@ def make_executor(
     retries: int = 1,
     address: str | None = None,
 ) -> Executor:
-    """``serial``, ``local`` (worker processes, default one per core) or ``dask``."""
+    """``serial``, ``threads`` (default one per core), ``local`` (worker processes, default
+    one per core) or ``dask``."""
     if workers is not None and workers < 1:
         raise PgbenchError(f"--workers must be at least 1, got {workers}")
     if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
@@ -305,6 +355,10 @@ def make_executor(
         if timeout is not None:
             raise PgbenchError("--timeout needs worker processes: --executor local or dask")
         return SerialExecutor()
+    if name == "threads":
+        if timeout is not None:
+            raise PgbenchError("--timeout needs worker processes: --executor local or dask")
+        return ThreadsExecutor(workers)
     if name == "local":
         return LocalExecutor(workers, timeout, retries)
     if name == "dask":

@@ -37,7 +37,7 @@ from pgbench import results
 from pgbench.errors import PgbenchError
 from pgbench.plugins import PLUGINS_ENV, plugin_modules
 from pgbench.run.celltask import CellTask, Outcome, Status, component_modules, failure_outcome
-from pgbench.run.executors import Executor, SerialExecutor
+from pgbench.run.executors import Executor, SerialExecutor, ThreadsExecutor
 from pgbench.run.runlock import RunLock
 from pgbench.run.sweep import Cell, expand
 from pgbench.suite.base import Suite
@@ -46,7 +46,7 @@ from pgbench.suite.base import Suite
 def _task(run_dir: Path, cells: Sequence[Cell], executor: Executor) -> CellTask:
     """The task of a run: the plugins and component modules a worker must import."""
     found = component_modules(cells)
-    if "__main__" in found and not isinstance(executor, SerialExecutor):
+    if "__main__" in found and not isinstance(executor, (SerialExecutor, ThreadsExecutor)):
         raise PgbenchError(
             f"{found['__main__']} is defined in __main__, which worker processes cannot "
             "import; define it in a plug-in module (a pgbench.plugins entry point or "
