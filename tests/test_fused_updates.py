@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import pgbench
@@ -95,3 +96,32 @@ def test_linear_policy_trains_on_the_reference_path(cartpole):
     a, _ = _train("ppo-clip", env, policy, True, critic=CriticParams(hidden=(8,)).model_dump())
     b, _ = _train("ppo-clip", env, policy, False, critic=dict(hidden=[8]))
     np.testing.assert_array_equal(a, b)
+
+
+def _a2c(env, policy, fused, **hp):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pgbench.train(
+            "a2c", env, policy, 1200, 2, log_every=400, eval_episodes=0, fused=fused,
+            critic=dict(hidden=[8]), **hp,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("extra", [{}, dict(normalize_advantage=True, ent_coef=0.01)])
+def test_a2c_fused_matches_reference(cartpole, pendulum, extra):
+    """Bit for bit: the fused A2C step is the reference's arithmetic in one call, apart
+    from the advantage standardization's sums. Pendulum's 200-step episodes end by
+    truncation inside the segments (the bootstrap from V(final state))."""
+    gaussian = pgbench.make_policy("gaussian", pendulum, hidden=[8])
+    for env, policy in (cartpole, (pendulum, gaussian)):
+        a, ha = _a2c(env, policy, True, **extra)
+        b, hb = _a2c(env, policy, False, **extra)
+        assert not np.array_equal(a, policy.init(2))
+        if extra:
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+        else:
+            np.testing.assert_array_equal(a, b)
+            keep = ~ha["metric"].isin(["seconds"])
+            pd.testing.assert_frame_equal(
+                ha[keep].drop(columns="method_params"), hb[keep].drop(columns="method_params")
+            )

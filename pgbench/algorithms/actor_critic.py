@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from pgbench.algorithms.base import AlgoParams, Algorithm
+from pgbench.algorithms.fused import fused_a2c_step, fused_nets
 from pgbench.algorithms.normalize import NormalizeParams
 from pgbench.algorithms.optim import Optimizer, OptimizerParams
 from pgbench.algorithms.segments import (
@@ -50,6 +51,11 @@ class A2CParams(AlgoParams):
         OptimizerParams(kind="rmsprop", lr=7e-4, alpha=0.99, eps=1e-5, max_grad_norm=0.5),
         description="optimizer of policy and critic together",
     )
+    fused: bool = Field(
+        True,
+        description="the whole update in one compiled call where the networks allow "
+        "(false: the step by step reference path)",
+    )
 
     def steps_per_update(self, env, n_params: int | None = None) -> tuple[int, int]:
         """(fewest, most) env steps of one update: a segment of n_envs x n_steps."""
@@ -57,10 +63,13 @@ class A2CParams(AlgoParams):
 
 
 def a2c(run, hp: A2CParams) -> np.ndarray:
-    """Advantage actor-critic (Mnih et al. 2016, Algorithm S3, synchronous)."""
+    """Advantage actor-critic (Mnih et al. 2016, Algorithm S3, synchronous). Each update
+    runs in one compiled call (:func:`pgbench.algorithms.fused.fused_a2c_step`) where the
+    networks allow and ``hp.fused``, else step by step as written here."""
     policy = run.policy
     gamma = discount(run, hp.gamma)
     critic, phi = make_critic(run, hp.critic)
+    nets = fused_nets(policy, critic) if hp.fused else None
     P = run.theta0.shape[0]
     params = np.concatenate([run.theta0, phi])  # one optimizer over (theta, phi)
     opt = Optimizer(hp.optimizer, params.shape[0])
@@ -69,6 +78,13 @@ def a2c(run, hp: A2CParams) -> np.ndarray:
     run.log(params[:P])
     while not run.done():
         theta, phi = params[:P], params[P:]
+        if nets is not None:
+            seg = run.segment(theta, lanes, hp.n_steps)
+            theta_old = theta.copy()  # params is stepped in place
+            g_theta = fused_a2c_step(nets, params, P, opt, run.progress, seg, gamma, hp)
+            obs = seg.obs.reshape(-1, seg.obs.shape[-1])
+            log_update(run, policy, theta_old, params[:P], obs, g_theta)
+            continue
         tr = collect_segment(run, theta, lanes, hp.n_steps, critic, phi, gamma, hp.gae_lambda)
         adv = normalized(tr.advantages) if hp.normalize_advantage else tr.advantages
         n = tr.n

@@ -140,3 +140,27 @@ def check_float32(name: str, nets: FusedNets | None, optimizer) -> None:
         raise InvalidSpecError(
             f"{name}: precision float32 supports the adam optimizer, got {optimizer.kind}"
         )
+
+
+def fused_a2c_step(nets: FusedNets, params, P: int, opt, progress: float, seg, gamma, hp):
+    """One A2C update of segment ``seg`` (:class:`pgbench.kernels.Segment`) in one
+    compiled call (:func:`pgbench.kernels.fused_updates.a2c_step`), stepping ``params``
+    (P + Q,) and ``opt`` in place; returns d/dtheta (P,)."""
+    L, T, D = seg.obs.shape
+    N = L * T
+    if nets.head == fused_updates.SOFTMAX:
+        a_int, a_flt = np.ascontiguousarray(seg.actions.reshape(N), np.int64), np.empty((0, 1))
+    else:
+        a_int, a_flt = _EMPTY_INT, np.ascontiguousarray(seg.actions, np.float64).reshape(N, -1)
+    kind, lr, beta1, beta2, alpha, eps, max_norm = opt.constants(progress)
+    t, g_theta = fused_updates.a2c_step(
+        params, P, opt.m, opt.v, opt.t, kind, lr, beta1, beta2, alpha, eps, max_norm,
+        nets.head, nets.psizes, nets.pact, nets.state_dep, nets.csizes, nets.cact,
+        np.ascontiguousarray(seg.obs.reshape(N, D)), np.ascontiguousarray(seg.last_obs),
+        np.ascontiguousarray(seg.final_obs.reshape(N, D)), a_int, a_flt,
+        np.ascontiguousarray(seg.rewards), np.ascontiguousarray(seg.dones),
+        np.ascontiguousarray(seg.terminated), np.ascontiguousarray(seg.truncated),
+        float(gamma), float(hp.gae_lambda), hp.normalize_advantage, hp.ent_coef, hp.vf_coef,
+    )  # fmt: skip
+    opt.t = int(t)
+    return g_theta

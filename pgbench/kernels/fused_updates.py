@@ -29,6 +29,7 @@ from pgbench.kernels.gaussian_nets import LOG_2PI, gaussian_forward, gaussian_gr
 from pgbench.kernels.mlp_passes import backward, forward
 from pgbench.kernels.nets import _log_softmax, _softmax_out_grad
 from pgbench.kernels.optim import step_into
+from pgbench.kernels.returns import make_return_cores
 
 SOFTMAX, GAUSSIAN = 0, 1
 
@@ -212,3 +213,108 @@ def ppo_epochs(
             t += 1
             step_into(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm, params)
     return t, grad_norm
+
+
+_gae_row = device_jit(make_return_cores()["gae_segment"])
+
+
+@device_jit
+def _policy_grad(head, theta, X, sizes, act, state_dep, a_int, a_flt, w, w_ent):
+    """(P,) sum_n w_n grad log pi(a_n | x_n) + w_ent grad sum_n H_n: the categorical
+    head's (:func:`.nets.mlp_softmax_grad`) or the Gaussian's
+    (:func:`.gaussian_nets.gaussian_grad`) gradient, through one forward pass."""
+    n = X.shape[0]
+    if head == SOFTMAX:
+        Z, acts = forward(theta, X, sizes, act)
+        logp, p, ent = _log_softmax(Z)
+        G = _softmax_out_grad(logp, p, ent, a_int, w, w_ent, np.empty((0, p.shape[1])), 0.0)
+        grad = np.zeros(theta.shape[0])
+        backward(theta, X, acts, sizes, act, G, np.empty((n, 0)), 0, grad)
+        return grad
+    mu, ls, acts = gaussian_forward(theta, X, sizes, act, state_dep)
+    K = mu.shape[1]
+    empty = np.empty((0, K))
+    return gaussian_grad(
+        theta, X, acts, sizes, act, state_dep, mu, ls, a_flt, w, w_ent, empty, empty, 0.0
+    )
+
+
+@driver_jit
+def a2c_step(
+    params, P, m, v, t, kind, lr, beta1, beta2, alpha, eps, max_norm,
+    head, psizes, pact, state_dep, csizes, cact,
+    obs, last_obs, final_obs, a_int, a_flt, rewards, dones, terminated, truncated,
+    gamma, lam, normalize_adv, ent_coef, vf_coef,
+):  # fmt: skip
+    """One A2C update of a segment of L lanes x T steps (Mnih et al. 2016, Algorithm S3,
+    synchronous), as :func:`pgbench.algorithms.actor_critic.a2c` writes it: critic values
+    of the segment's states and the lanes' last states in one pass, the bootstrap values
+    (:func:`pgbench.algorithms.segments.next_state_values`), GAE(gamma, lam) advantages,
+    the policy gradient with weights A / N and the entropy bonus, the critic's regression
+    on the returns A + V, one optimizer step on ``params`` (P + Q,) in place. Returns
+    (optimizer steps so far ``t``, d/dtheta (P,)).
+
+    ``obs`` (N, D) = the (L, T) steps lane-major; ``last_obs`` (L, D); ``final_obs``
+    (N, D) (read where ``truncated``); ``rewards``, ``dones``, ``terminated``,
+    ``truncated`` (L, T); actions ``a_int`` (N,) (SOFTMAX) or ``a_flt`` (N, K)
+    (GAUSSIAN); the rest as :func:`ppo_epochs`.
+    """
+    L, T = rewards.shape
+    N = L * T
+    D = obs.shape[1]
+    theta, phi = params[:P], params[P:]
+    # 1. V(s) of the segment's N states and the L last ones, one forward pass
+    X = np.empty((N + L, D))
+    X[:N] = obs
+    X[N:] = last_obs
+    Y, cacts = forward(phi, X, csizes, cact)
+    values = np.empty((L, T))
+    nxt = np.empty((L, T))
+    for l in range(L):
+        for s in range(T):
+            values[l, s] = Y[l * T + s, 0]
+        for s in range(T - 1):
+            nxt[l, s] = Y[l * T + s + 1, 0]
+        nxt[l, T - 1] = Y[N + l, 0]
+    # 2. a truncated step bootstraps from V(final state), a terminal one from 0
+    n_trunc = 0
+    for i in range(N):
+        if truncated.ravel()[i] > 0:
+            n_trunc += 1
+    if n_trunc > 0:
+        rows = np.empty(n_trunc, np.int64)
+        c = 0
+        for i in range(N):
+            if truncated.ravel()[i] > 0:
+                rows[c] = i
+                c += 1
+        Yt, _ = forward(phi, gather_rows(final_obs, rows), csizes, cact)
+        for c in range(n_trunc):
+            nxt[rows[c] // T, rows[c] % T] = Yt[c, 0]
+    for l in range(L):
+        for s in range(T):
+            if terminated[l, s] > 0:
+                nxt[l, s] = 0.0
+    adv = np.zeros((L, T))
+    for l in range(L):
+        _gae_row(rewards, values, nxt, dones, gamma, lam, adv, l)
+    # 3. the policy gradient and the critic's regression, one optimizer step
+    flat_adv = adv.ravel()
+    A = _standardized(flat_adv) if normalize_adv else flat_adv
+    w = np.empty(N)
+    for i in range(N):
+        w[i] = A[i] / N
+    grad = np.empty(params.shape[0])
+    g_theta = _policy_grad(head, theta, obs, psizes, pact, state_dep, a_int, a_flt, w,
+                           ent_coef / N)  # fmt: skip
+    grad[:P] = g_theta
+    G = np.zeros((N + L, 1))
+    c2 = vf_coef * 2.0
+    for i in range(N):
+        G[i, 0] = (c2 * ((flat_adv[i] + values.ravel()[i]) - values.ravel()[i])) / N
+    g_phi = np.empty(phi.shape[0])
+    backward(phi, X, cacts, csizes, cact, G, np.empty((N + L, 0)), 0, g_phi)
+    grad[P:] = g_phi
+    t += 1
+    step_into(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm, params)
+    return t, g_theta
