@@ -73,7 +73,7 @@ def test_gaussian_update_agrees_with_float64(algo):
 def test_float32_refusals(cartpole):
     env, _ = cartpole
     linear = pgbench.make_policy("linear-softmax", env)
-    with pytest.raises(pgbench.PgbenchError, match="precision float32 needs an MLP softmax or Gaussian"):
+    with pytest.raises(pgbench.PgbenchError, match="float32 needs an MLP softmax or Gaussian"):
         _train("ppo-clip", env, linear, 128, "float32")
     pendulum = pgbench.make_env("pendulum-v1")
     gauss = pgbench.make_policy("gaussian", pendulum, hidden=[8], state_dependent_std=True)
