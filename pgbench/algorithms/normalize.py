@@ -58,7 +58,10 @@ class RunningMeanStd:
         n = batch.shape[0]
         if n == 0:
             return
-        b_mean, b_var = batch.mean(axis=0), batch.var(axis=0)
+        if n == 1:  # one lane: numpy's reductions of one row, without their overhead
+            b_mean, b_var = batch[0], 0.0
+        else:
+            b_mean, b_var = batch.mean(axis=0), batch.var(axis=0)
         total = self.count + n
         delta = b_mean - self.mean
         m2 = self.var * self.count + b_var * n + delta * delta * self.count * n / total
