@@ -1,7 +1,8 @@
 """Where the time of a PPO run goes: PureJaxRL's CartPole settings, profiled by part.
 
 Trains ``ppo-clip`` (4 envs x 128 steps, 4 epochs of 4 minibatches of 128, 64x64 tanh
-policy and critic, Adam 2.5e-4 linear, as ``benchmarks/peer_purejaxrl.py``) under
+policy and critic, Adam 2.5e-4 linear, as ``benchmarks/peer_purejaxrl.py`` but with the
+plain value loss, vf_coef 0.5, which revisions before ``value_clip_range`` accept) under
 cProfile after a warm-up, BLAS on one thread, and sums the profile's own time per part:
 
 * ``rollout``: the segment kernel (env steps and the lane MLP);

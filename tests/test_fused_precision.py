@@ -86,3 +86,17 @@ def test_float32_refusals(cartpole):
             "ppo-clip", env, mlp, 128, 0, eval_episodes=0, precision="float32",
             optimizer=dict(kind="sgd", lr=1e-3),
         )  # fmt: skip
+
+
+def test_clipped_value_loss_in_float32(cartpole):
+    env, policy = cartpole
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a, b = (
+            pgbench.train(
+                "ppo-clip", env, policy, 128, 5, log_every=128, eval_episodes=0,
+                precision=precision, value_clip_range=0.001, **HP,
+            )[0]
+            for precision in ("float32", "float64")
+        )  # fmt: skip
+    assert np.abs(a - b).max() < 1e-6

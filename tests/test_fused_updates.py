@@ -125,3 +125,13 @@ def test_a2c_fused_matches_reference(cartpole, pendulum, extra):
             pd.testing.assert_frame_equal(
                 ha[keep].drop(columns="method_params"), hb[keep].drop(columns="method_params")
             )
+
+
+def test_clipped_value_loss_fused_matches_reference(cartpole):
+    """value_clip_range (baselines' clipped value loss) on both paths; it changes the
+    result (the clip binds) and the fused path still equals the reference."""
+    env, policy = cartpole
+    _same("ppo-clip", env, policy, critic=dict(hidden=[16]), value_clip_range=0.001)
+    a, _ = _train("ppo-clip", env, policy, True, critic=dict(hidden=[16]), value_clip_range=0.001)
+    b, _ = _train("ppo-clip", env, policy, True, critic=dict(hidden=[16]))
+    assert not np.array_equal(a, b)  # the critic moved differently, then the advantages

@@ -79,9 +79,15 @@ def fused_ppo_epochs(
         np.ascontiguousarray(tr.advantages), np.ascontiguousarray(tr.returns), old_logp,
         old_a, old_b, perms, hp.batch_size, hp.normalize_advantage,
         clip is None, 0.0 if clip is None else float(clip), float(beta), hp.ent_coef, hp.vf_coef,
+        np.ascontiguousarray(tr.values), _value_clip(hp),
     )  # fmt: skip
     opt.t = int(t)
     return float(grad_norm)
+
+
+def _value_clip(hp) -> float:
+    """The kernels' value clip: ``hp.value_clip_range``, or -1 for none."""
+    return -1.0 if hp.value_clip_range is None else float(hp.value_clip_range)
 
 
 class Float32Moments:
@@ -122,7 +128,8 @@ def fused_ppo_epochs32(
         np.ascontiguousarray(tr.advantages, np.float32),
         np.ascontiguousarray(tr.returns, np.float32), perms, hp.batch_size,
         hp.normalize_advantage, clip is None, 0.0 if clip is None else float(clip),
-        float(beta), hp.ent_coef, hp.vf_coef,
+        float(beta), hp.ent_coef, hp.vf_coef, np.ascontiguousarray(tr.values, np.float32),
+        _value_clip(hp),
     )  # fmt: skip
     params[:] = p32
     opt.t = int(t)

@@ -71,6 +71,12 @@ class PPOParams(AlgoParams):
     normalize_advantage: bool = Field(True, description="standardize advantages per minibatch")
     ent_coef: float = Field(0.0, ge=0, description="entropy bonus weight")
     vf_coef: float = Field(0.5, ge=0, description="critic loss weight")
+    value_clip_range: float | None = Field(
+        None,
+        gt=0,
+        description="clip the value loss around the old values (OpenAI baselines, CleanRL's "
+        "clip_vloss; None: unclipped)",
+    )
     critic: CriticParams = Field(CriticParams(), description="critic function class")
     normalize: NormalizeParams = Field(
         NormalizeParams(), description="observation / reward normalisation (VecNormalize)"
@@ -141,7 +147,8 @@ class Minibatch:
 
     obs (n, OD); actions (n,); advantages (n,) A_n, standardized within the minibatch
     when ``normalize_advantage``; returns (n,) R_n, the critic's targets; old_logp (n,)
-    log pi_old(a_n | s_n) under the policy that collected the segment.
+    log pi_old(a_n | s_n) under the policy that collected the segment; old_values (n,)
+    V_old(s_n), the critic's values before the update.
     """
 
     obs: np.ndarray
@@ -149,11 +156,14 @@ class Minibatch:
     advantages: np.ndarray
     returns: np.ndarray
     old_logp: np.ndarray
+    old_values: np.ndarray
 
     @classmethod
     def rows(cls, tr: Transitions, idx: np.ndarray, old_logp: np.ndarray, normalize: bool):
         adv = normalized(tr.advantages[idx]) if normalize else tr.advantages[idx]
-        return cls(tr.obs[idx], tr.actions[idx], adv, tr.returns[idx], old_logp[idx])
+        return cls(
+            tr.obs[idx], tr.actions[idx], adv, tr.returns[idx], old_logp[idx], tr.values[idx]
+        )
 
     @property
     def n(self) -> int:
@@ -176,7 +186,8 @@ def objective_gradient(
 
     L^policy is L^CLIP with epsilon ``clip``, or L^KLPEN with coefficient ``beta`` where
     ``clip`` is None (pi_old = pi_{theta_old}); c1 = ``vf_coef``, c2 = ``ent_coef``; every
-    expectation is the mean over the n rows.
+    expectation is the mean over the n rows. With ``value_clip_range`` L^VF is clipped
+    around the old values as in OpenAI baselines' ppo2 (not a term of the paper).
     """
     n = mb.n
     dist = policy.distributions(theta, mb.obs)
@@ -195,7 +206,15 @@ def objective_gradient(
         g_theta = dist.grad(mb.actions, w_logp, w_ent=w_ent, old=old, w_kl=-beta / n)
     # -c1 L^VF, L^VF = mean_n (V_phi(s_n) - R_n)^2: output gradient c1 2 (R_n - V(s_n)) / n
     out = critic.forward(phi, mb.obs)
-    g_phi = out.grad(hp.vf_coef * 2.0 * (mb.returns - out.values) / n)
+    d = hp.vf_coef * 2.0 * (mb.returns - out.values) / n
+    if hp.value_clip_range is not None:
+        # clipped (baselines' ppo2): L^VF = mean_n max((V - R)^2, (V_clip - R)^2) with
+        # V_clip = V_old + clip(V - V_old, -eps_v, eps_v); where the clipped term is the
+        # larger one the clip binds and the term is constant in phi: weight 0
+        eps_v = hp.value_clip_range
+        v_clip = mb.old_values + np.clip(out.values - mb.old_values, -eps_v, eps_v)
+        d = np.where((v_clip - mb.returns) ** 2 > (out.values - mb.returns) ** 2, 0.0, d)
+    g_phi = out.grad(d)
     return g_theta, g_phi
 
 

@@ -33,11 +33,17 @@ from pgbench.kernels.mathcore import RELU, TANH
 F = np.float32
 ZERO, HALF, ONE, TWO = F(0.0), F(0.5), F(1.0), F(2.0)
 TANH_CLAMP = F(9.0)
-P1, P2, P3, P4 = F(0.13295878469944), F(0.003398093394935131), F(1.9143339159199968e-05), F(
-    1.1569664337685026e-08
+P1, P2, P3, P4 = (
+    F(0.13295878469944),
+    F(0.003398093394935131),
+    F(1.9143339159199968e-05),
+    F(1.1569664337685026e-08),
 )
-Q1, Q2, Q3, Q4 = F(0.4662904739379883), F(0.02549673058092594), F(0.00031322729773819447), F(
-    6.99469978826528e-07
+Q1, Q2, Q3, Q4 = (
+    F(0.4662904739379883),
+    F(0.02549673058092594),
+    F(0.00031322729773819447),
+    F(6.99469978826528e-07),
 )
 STD_EPS = F(1e-8)
 HALF_LOG_2PI = F(0.5 * math.log(2.0 * math.pi))
@@ -270,14 +276,18 @@ def _gaussian_grad32(
 
 
 @device_jit
-def _value_grad32(phi, X, sizes, act, targets, coef, grad):
-    """d/dphi of -coef mean_n (V(x_n) - target_n)^2 into grad (Q,), float32."""
+def _value_grad32(phi, X, sizes, act, targets, coef, old_values, value_clip, grad):
+    """d/dphi of -coef L^VF into grad (Q,), float32 (:func:`.fused_updates.value_grad`)."""
     n = X.shape[0]
     Y, inputs = forward32(phi, X, sizes, act)
     G = np.empty((n, 1), np.float32)
     c = coef * TWO / F(n)
     for i in range(n):
         G[i, 0] = c * (targets[i] - Y[i, 0])
+        if value_clip > ZERO:
+            vc = old_values[i] + min(max(Y[i, 0] - old_values[i], -value_clip), value_clip)
+            if (vc - targets[i]) ** 2 > (Y[i, 0] - targets[i]) ** 2:
+                G[i, 0] = ZERO
     backward32(phi, inputs, sizes, act, G, grad)
 
 
@@ -307,7 +317,7 @@ def _adam32(params, grad, m, v, t, lr, beta1, beta2, eps, max_norm):
 def ppo_epochs32(
     params, P, m, v, t, lr, beta1, beta2, eps, max_norm,
     head, psizes, pact, csizes, cact, obs, a_int, a_flt, adv, returns,
-    perms, batch_size, normalize_adv, kl, clip, beta, ent_coef, vf_coef,
+    perms, batch_size, normalize_adv, kl, clip, beta, ent_coef, vf_coef, old_values, value_clip,
 ):  # fmt: skip
     """Every epoch and minibatch of one PPO update in float32 with Adam; returns (Adam
     steps so far ``t``, |d L / d theta| of the last minibatch).
@@ -322,6 +332,7 @@ def ppo_epochs32(
     """
     N = obs.shape[0]
     clip, beta, ent_coef, vf_coef = F(clip), F(beta), F(ent_coef), F(vf_coef)
+    value_clip = F(value_clip)
     theta0 = params[:P].copy()
     Z, _ = forward32(theta0, obs, psizes, pact)  # pi_old: logits or means (N, K)
     K = Z.shape[1]
@@ -362,7 +373,17 @@ def ppo_epochs32(
             for i in range(P):
                 sq += float(grad[i]) * float(grad[i])
             grad_norm = math.sqrt(sq)
-            _value_grad32(params[P:], X, csizes, cact, gather(returns, idx), vf_coef, grad[P:])
+            _value_grad32(
+                params[P:],
+                X,
+                csizes,
+                cact,
+                gather(returns, idx),
+                vf_coef,
+                gather(old_values, idx),
+                value_clip,
+                grad[P:],
+            )
             t += 1
             _adam32(params, grad, m, v, t, lr, beta1, beta2, eps, max_norm)
     return t, grad_norm

@@ -137,14 +137,20 @@ def _gaussian_policy_grad(
 
 
 @device_jit
-def value_grad(phi, X, sizes, act, targets, coef):
-    """(Q,) d/dphi of -coef mean_n (V_phi(x_n) - target_n)^2 (an ascent direction)."""
+def value_grad(phi, X, sizes, act, targets, coef, old_values, value_clip):
+    """(Q,) d/dphi of -coef L^VF (an ascent direction): L^VF = mean_n (V_phi(x_n) -
+    target_n)^2, or with ``value_clip`` > 0 the clipped loss around ``old_values`` (n,)
+    of :func:`pgbench.algorithms.ppo.objective_gradient`."""
     n = X.shape[0]
     Y, acts = forward(phi, X, sizes, act)
     G = np.empty((n, 1))
     c = coef * 2.0
     for i in range(n):
         G[i, 0] = (c * (targets[i] - Y[i, 0])) / n
+        if value_clip > 0.0:
+            vc = old_values[i] + min(max(Y[i, 0] - old_values[i], -value_clip), value_clip)
+            if (vc - targets[i]) ** 2 > (Y[i, 0] - targets[i]) ** 2:
+                G[i, 0] = 0.0
     grad = np.empty(phi.shape[0])
     backward(phi, X, acts, sizes, act, G, np.empty((n, 0)), 0, grad)
     return grad
@@ -155,7 +161,7 @@ def ppo_epochs(
     params, P, m, v, t, kind, lr, beta1, beta2, alpha, eps, max_norm,
     head, psizes, pact, state_dep, csizes, cact,
     obs, a_int, a_flt, adv, returns, old_logp, old_a, old_b,
-    perms, batch_size, normalize_adv, kl, clip, beta, ent_coef, vf_coef,
+    perms, batch_size, normalize_adv, kl, clip, beta, ent_coef, vf_coef, old_values, value_clip,
 ):  # fmt: skip
     """Every epoch and minibatch of one PPO update; returns (optimizer steps taken so far
     ``t``, |d L / d theta| of the last minibatch).
@@ -208,7 +214,16 @@ def ppo_epochs(
                 grad[i] = g[i]
                 sq += g[i] * g[i]
             grad_norm = math.sqrt(sq)
-            g_phi = value_grad(params[P:], X, csizes, cact, gather(returns, idx), vf_coef)
+            g_phi = value_grad(
+                params[P:],
+                X,
+                csizes,
+                cact,
+                gather(returns, idx),
+                vf_coef,
+                gather(old_values, idx),
+                value_clip,
+            )
             grad[P:] = g_phi
             t += 1
             step_into(kind, params, grad, m, v, t, lr, beta1, beta2, alpha, eps, max_norm, params)
