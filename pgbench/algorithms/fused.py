@@ -171,3 +171,21 @@ def fused_a2c_step(nets: FusedNets, params, P: int, opt, progress: float, seg, g
     )  # fmt: skip
     opt.t = int(t)
     return g_theta
+
+
+class Float32Values:
+    """A state-value critic's forward pass in float32 (values cast back to float64), for
+    the advantages of a float32 run (:func:`pgbench.algorithms.segments.gae_transitions`
+    calls ``forward(phi, obs).values``); it has no backward pass."""
+
+    def __init__(self, nets: FusedNets):
+        self.nets = nets
+
+    def forward(self, phi: np.ndarray, obs: np.ndarray):
+        X = np.ascontiguousarray(obs, np.float32)
+        values = fused_f32.values32(phi.astype(np.float32), X, self.nets.csizes, self.nets.cact)
+        return _Values(values.astype(np.float64))
+
+
+class _Values(NamedTuple):
+    values: np.ndarray

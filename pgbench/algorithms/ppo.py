@@ -41,6 +41,7 @@ from pydantic import Field
 from pgbench.algorithms.base import AlgoParams, Algorithm
 from pgbench.algorithms.fused import (
     Float32Moments,
+    Float32Values,
     check_float32,
     fused_nets,
     fused_ppo_epochs,
@@ -93,7 +94,7 @@ class PPOParams(AlgoParams):
     precision: Literal["float64", "float32"] = Field(
         "float64",
         description="arithmetic of the fused update (float32: MLP softmax or Gaussian "
-        "policy, adam; rollouts and advantages stay float64)",
+        "policy, adam, and the critic's values for GAE; rollouts stay float64)",
     )
 
     def steps_per_update(self, env, n_params: int | None = None) -> tuple[int, int]:
@@ -227,12 +228,13 @@ def _ppo(run, hp: PPOParams, clip_fn=None, kl_target: float | None = None, beta0
     theta = run.theta0.copy()
     P = theta.shape[0]
     step = _Epochs(run, hp, critic, P + phi.shape[0], "ppo-clip" if clip_fn else "ppo-kl")
+    scoring = Float32Values(step.nets) if step.moments32 is not None else critic
     lanes = run.lanes(hp.n_envs, normalize=hp.normalize, gamma=gamma)
     beta = beta0
     run.log(theta)
     while not run.done():
         # 1. a segment under pi_old = pi_theta, with GAE advantages and returns
-        tr = collect_segment(run, theta, lanes, hp.n_steps, critic, phi, gamma, hp.gae_lambda)
+        tr = collect_segment(run, theta, lanes, hp.n_steps, scoring, phi, gamma, hp.gae_lambda)
         clip = clip_fn(run.progress) if clip_fn is not None else None
         theta_old = theta
         # 2. n_epochs x minibatches: the objective's gradient, then an optimizer step

@@ -3,9 +3,10 @@
 An explicit option (``precision: float32`` of ``ppo-clip`` / ``ppo-kl``), never the
 default: single precision halves the bytes of every matrix product (twice the SIMD
 lanes) and lets tanh be a short rational function, where float64 keeps every test
-and baseline of pgbench bit for bit. Rollouts, advantages and the parameters between
-updates stay float64; an update casts theta, phi and the segment to float32, runs
-every epoch and minibatch here, and the caller casts the result back. The optimizer's
+and baseline of pgbench bit for bit. Rollouts and the parameters between updates stay
+float64; the critic's values for the advantages come from :func:`values32` (GAE itself
+sums in float64); an update casts theta, phi and the segment to float32, runs every
+epoch and minibatch here, and the caller casts the result back. The optimizer's
 moments stay float32 between updates, as in frameworks that train in float32.
 
 The passes are those of :mod:`.mlp_passes` and :mod:`.nets` (same layout, same
@@ -389,4 +390,11 @@ def ppo_epochs32(
     return t, grad_norm
 
 
-__all__ = ["GAUSSIAN", "SOFTMAX", "ppo_epochs32", "tanh32"]
+@driver_jit
+def values32(phi, X, sizes, act):
+    """(N,) V(x_n) of the critic network at the rows of X (N, D), float32."""
+    Y, _ = forward32(phi, X, sizes, act)
+    return Y[:, 0].copy()
+
+
+__all__ = ["GAUSSIAN", "SOFTMAX", "ppo_epochs32", "tanh32", "values32"]
