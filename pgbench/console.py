@@ -239,6 +239,13 @@ def component_properties(component: Component) -> list[tuple[str, str]]:
     return props
 
 
+def _score_range_text(found) -> str:
+    """An env's reference range of return, e.g. ``22.35 to 500 (eval_return): low: ...``."""
+    if found is None:
+        return ""
+    return f"{found.low:g} to {found.high:g} ({found.metric}): {found.source}"
+
+
 def print_component(console, kind: str, component: Component) -> None:
     """One registered component whole (``pgbench list NAME``): its kind and name, summary,
     citation, the function behind it, the kind's own properties, and a table of every
@@ -249,6 +256,7 @@ def print_component(console, kind: str, component: Component) -> None:
     facts = [
         ("summary", component.summary),
         ("citation", component.citation),
+        ("score range", _score_range_text(component.score_range)),
         *component_properties(component),
         ("function", where),
     ]

@@ -221,6 +221,18 @@ def exact_natural_gradient(env, policy, theta) -> np.ndarray:
     return (abar - abar.mean(axis=1, keepdims=True)).ravel()
 
 
+def uniform_value(env) -> float:
+    """J of the uniform random policy, pi(a|s) = 1 / A everywhere: the same backward
+    recursion as :func:`exact_objective` (the low end of a tabular env's normalized
+    score, :mod:`pgbench.suite.score_ranges`)."""
+    if env.tabular is None:
+        raise NoExactFormError(f"no exact form for environment {env.describe()}: it is not tabular")
+    P, R, mu0 = env.tabular
+    pi = np.full(R.shape, 1.0 / R.shape[1])
+    _, V = _q_values(P, R, pi, env.gamma, env.horizon)
+    return float(mu0 @ V[0])
+
+
 def optimal_value(env) -> float:
     """max over policies of J: finite-horizon value iteration (Bellman 1957),
     V_H = 0, V_t(s) = max_a R(s, a) + gamma sum_s' P(s'|s, a) V_{t+1}(s'),

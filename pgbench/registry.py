@@ -53,6 +53,26 @@ def _first_doc_line(obj: object) -> str:
     return doc.splitlines()[0] if doc else ""
 
 
+@dataclass(frozen=True)
+class ScoreRange:
+    """An environment's reference range of return, the 0 and 1 of its normalized score
+    ``(score - low) / (high - low)`` (:func:`pgbench.stats.normalized_scores`).
+
+    Attributes:
+        low: the return that scores 0, e.g. a uniform random policy's.
+        high: the return that scores 1, e.g. the most an episode can earn, a published
+            expert score or the optimum; may lie below ``low`` (never equal).
+        source: where both numbers come from, one line, shown in every table that uses them.
+        metric: the curve metric scored: ``"eval_return"`` (undiscounted evaluation
+            return) or ``"exact_value"`` (the exact discounted J of tabular envs).
+    """
+
+    low: float
+    high: float
+    source: str
+    metric: str = "eval_return"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Component:
     """A registered function and the model of its parameters.
@@ -67,6 +87,9 @@ class Component:
         citation: the source (paper, equations), or "".
         summary: one line for ``pgbench list``; the first line of ``fn``'s docstring if not
             given.
+        score_range: environments only: the reference range of the env's return for
+            normalized scores across tasks, or None (none published or measured; a suite
+            may give one).
     """
 
     kind: ClassVar[str] = "component"  # the word error messages use, e.g. "estimator"
@@ -76,6 +99,7 @@ class Component:
     params: type[BaseModel]
     citation: str = ""
     summary: str = ""
+    score_range: ScoreRange | None = None
 
     def __post_init__(self) -> None:
         if not self.summary:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from pgbench import results
 from pgbench.experiments import KINDS, Kind
+from pgbench.experiments.recorded import recorded_settings
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -110,10 +111,10 @@ def _metadata(run_dir: Path) -> dict:
 
 
 def _settings(meta: dict) -> dict:
-    """The suite's report settings, resolved by the runner (``metadata.json`` ``settings``);
-    {} for a run written before they were recorded."""
-    settings = meta.get("settings")
-    return settings if isinstance(settings, dict) else {}
+    """The suite's report settings, resolved by the runner (``metadata.json`` ``settings``),
+    completed from the stored suite text for a run written before some were recorded
+    (:func:`pgbench.experiments.recorded.recorded_settings`)."""
+    return recorded_settings(meta)
 
 
 def _title(meta: dict, table: pd.DataFrame) -> str:

@@ -60,6 +60,10 @@ def test_an_environment_with_its_citation_and_parameters(capsys):
     assert lines[0] == "environment cartpole-v1"
     assert "summary balance a pole on a cart: 2 actions, reward 1 per step until it falls" in lines
     assert any(line.startswith("citation Barto, Sutton & Anderson (1983)") for line in lines)
+    assert any(
+        line.startswith("score range 22.35 to 500 (eval_return): low: uniform random actions")
+        for line in lines
+    )
     assert any(line.startswith("gamma float 0.99 ") for line in lines)
     assert any(line.startswith("horizon int 500 ") for line in lines)
     assert not any(line.startswith("algorithm") for line in lines)

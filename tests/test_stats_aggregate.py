@@ -21,6 +21,7 @@ from pgbench.errors import PgbenchError
 from pgbench.stats import (
     ScoresError,
     aggregate,
+    aggregate_difference,
     aggregate_iqm,
     aggregate_mean,
     aggregate_median,
@@ -209,6 +210,73 @@ def test_aggregate_equals_the_loop_through_group_rng():
         values = _loop_replicates(scores[row.algorithm], gen, 200, POINT[row.metric])
         assert (row.low, row.high) == _quantiles(values)
         assert (row.n_runs, row.n_tasks, row.reps) == (*scores[row.algorithm].shape, 200)
+
+
+def test_aggregate_difference_hand_case():
+    """One task; BASE's two runs 0 and 1, NEW's both 1: the point is 1 - 0.5; BASE's
+    replicate means are 0, 0.5, 1 (probabilities 1/4, 1/2, 1/4), NEW's always 1, so the
+    difference's 95 % interval runs from 0 to 1."""
+    base, new = np.array([[0.0], [1.0]]), np.array([[1.0], [1.0]])
+    assert aggregate_difference(base, new, np.random.default_rng(0), reps=2000) == (0.5, 0.0, 1.0)
+    # the sign is new - base; NEW may have a different number of runs
+    assert aggregate_difference(new, base, np.random.default_rng(0))[0] == -0.5
+    three = np.array([[1.0], [1.0], [1.0]])
+    assert aggregate_difference(base, three, np.random.default_rng(0), "median")[0] == 0.5
+
+
+def test_aggregate_difference_equals_the_loop_exactly():
+    rng = np.random.default_rng(13)
+    base, new = rng.normal(0.5, 0.3, size=(5, 3)), rng.normal(0.4, 0.3, size=(4, 3))
+    reps = 300
+    for name in METRICS:
+        ours = aggregate_difference(base, new, np.random.default_rng(21), name, reps=reps)
+        gen = np.random.default_rng(21)  # BASE's replicates drawn first, then NEW's
+        b = _loop_replicates(base, gen, reps, REFERENCE[name])
+        n = _loop_replicates(new, gen, reps, REFERENCE[name])
+        np.testing.assert_allclose(ours[1:], _quantiles(n - b), rtol=1e-12, atol=1e-15)
+        assert ours[0] == pytest.approx(REFERENCE[name](new) - REFERENCE[name](base), rel=1e-12)
+        gen = np.random.default_rng(21)
+        b = _loop_replicates(base, gen, reps, POINT[name])
+        n = _loop_replicates(new, gen, reps, POINT[name])
+        assert ours == (float(POINT[name](new) - POINT[name](base)), *_quantiles(n - b))
+
+
+def test_aggregate_difference_resamples_runs_within_tasks():
+    """No spread within any task, tasks far apart: every stratified replicate is the data
+    itself, a zero-width interval at the point; resampling tasks instead gives a wide one."""
+    base = np.tile([0.0, 1.0], (2, 1))  # IQM of 0 0 1 1: 0.5
+    new = np.tile([0.5, 1.0], (2, 1))  # IQM of 0.5 0.5 1 1: 0.75
+    assert aggregate_difference(base, new, np.random.default_rng(0)) == (0.25, 0.25, 0.25)
+    rng = np.random.default_rng(0)
+    tasks = rng.integers(0, 2, size=(1000, 2))
+    wrong = aggregate_iqm(np.moveaxis(new[:, tasks], 1, 0)) - aggregate_iqm(
+        np.moveaxis(base[:, tasks], 1, 0)
+    )
+    low, high = np.quantile(wrong, [0.025, 0.975])
+    assert high - low == 0.5  # replicates of tasks (0, 0): 0.5, of (1, 1): 0
+    # spread in one side only: its runs, within their task, make the whole interval
+    spread = np.array([[0.0, 1.0], [0.2, 1.0]])
+    point, low, high = aggregate_difference(base, spread, np.random.default_rng(0), "mean")
+    assert point == pytest.approx(0.05) and low == 0.0 and high == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, words",
+    [
+        ((np.zeros((2, 2)), np.zeros((2, 3))), {}, "same tasks, got 2 and 3 tasks"),
+        ((np.zeros((2, 2)), [[np.nan, 0.0]]), {}, "new: has NaN"),
+        ((np.zeros(2), np.zeros((2, 2))), {}, "base: expected shape (runs, tasks)"),
+        ((np.zeros((2, 2)), np.zeros((2, 2)), "max"), {}, "metric 'max'"),
+        ((np.zeros((2, 2)), np.zeros((2, 2)), ("iqm",)), {}, "expected one name"),
+        ((np.zeros((2, 2)), np.zeros((2, 2))), {"reps": 0}, "reps: expected an int"),
+        ((np.zeros((2, 2)), np.zeros((2, 2)), "iqm"), {"task_weights": [1, 1]}, "no task_w"),
+    ],
+)
+def test_aggregate_difference_errors_are_one_line(args, kwargs, words):
+    base, new, *metric = args
+    with pytest.raises(ScoresError) as excinfo:
+        aggregate_difference(base, new, np.random.default_rng(0), *metric, **kwargs)
+    assert words in _one_line_error(excinfo)
 
 
 def test_profile_bands_equal_the_loop_exactly():

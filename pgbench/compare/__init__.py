@@ -95,12 +95,50 @@ A base mean of exactly 0 makes any worsening infinite: there significance decide
 that could not have seen a regression of the threshold size does not pass);
 without it they are warnings. Missing rows fail in both modes.
 
-Settings: the threshold factor, per-metric factors, alpha, the metrics, ``strict``
-and ``pair_by`` come from the ``compare:`` block of NEW's suite
+Aggregate verdict (``--aggregate``, or ``aggregate:`` in the ``compare:`` block; off by
+default), beside the per-row checks, for learning-curve rows only. Scores are normalized
+per task, (final score - low) / (high - low), with BASE's reference ranges (the
+``score_ranges`` of BASE's recorded settings, completed from its stored suite text for
+runs that predate them: :func:`pgbench.experiments.recorded.recorded_settings`); where NEW
+records other ranges for a task, a warning says so and BASE's are used. The tasks are
+those :func:`pgbench.experiments.across_tasks.final_scores` chooses in BASE (two or more
+envs with a range that the most algorithms share); an *algorithm* is a registry name
+across those tasks (``reinforce`` of ``reinforce-linear`` on CartPole and
+``reinforce-tabular`` on a garnet), or what each side's suite names in ``aggregate_as``
+(as its recorded settings say). An algorithm of BASE is compared where NEW has it on
+every one of BASE's tasks (NEW's rows of it scored with BASE's ranges, on BASE's tasks
+only); one on a single side, or on too few tasks, is listed, not compared (the per-row
+check reports a method NEW lost as missing). Per algorithm, with M the metric (default
+the IQM of the runs x tasks scores pooled; also mean, median, optimality_gap), the
+difference d = M(NEW) - M(BASE) with a (1 - alpha) percentile interval [lo, hi] from the
+stratified bootstrap (each side's runs resampled within each task, each side on its own,
+2000 replicates: :func:`pgbench.stats.aggregate_difference`). w = -d (w = d for the
+optimality gap, where lower is better) is how much worse NEW is, in normalized-score
+units, and [w_lo, w_hi] its interval. The status is
+
+* ``regression`` (fails, exit 1) iff w > A and w_lo > 0 (the interval of d excludes 0
+  on the worse side: hi < 0 where higher is better), A the aggregate threshold
+  (``--aggregate-threshold``, default 0.05: 5 % of the reference ranges);
+* ``worse`` (passes) iff w > A and the interval includes 0;
+* ``changed`` iff w_lo > 0 and w <= A; ``improved`` iff w_hi < 0; ``ok`` otherwise;
+* ``underpowered`` (warns; fails with ``--strict``) where a side has one run per task
+  (no interval).
+
+Where no aggregate can be formed (BASE has no learning-curve rows, records no score
+ranges, or fewer than 2 tasks with a range share an algorithm), a warning line says why
+and the per-row verdict stands alone, also when ``--aggregate`` was given: the aggregate
+is a check beside the rows, and its absence is not bad input. ``--paired`` does not
+apply to it (the runs of the two sides are resampled independently).
+
+Settings: the threshold factor, per-metric factors, alpha, the metrics, ``strict``,
+``pair_by`` and ``aggregate`` (``{threshold, metric}``, or ``true``) come from the
+``compare:`` block of NEW's suite
 (:class:`pgbench.suite.compare_block.CompareSpec`), which the runner validates and
 records in NEW's ``metadata.json`` as ``settings.compare`` (null: the suite has none;
 the YAML is not read again), overridden by ``--threshold``, ``--alpha``, ``--metrics``
-and ``--pair-by`` (``--strict`` turns strict on). A run directory whose metadata
+and ``--pair-by`` (``--strict`` turns strict on; ``--aggregate`` / ``--no-aggregate``
+turn the aggregate on or off, ``--aggregate-threshold`` and ``--aggregate-metric`` set it
+and turn it on). A run directory whose metadata
 predates recorded settings (no ``settings`` key) is compared with the defaults, and a
 warning says so (re-run its suite to record them); a Parquet file as NEW has no
 settings. The default metrics
@@ -108,10 +146,14 @@ settings. The default metrics
 and the sampled two-agent rewards (one batch).
 
 Output: a table on stdout (rows with status ok are hidden when there are many;
-``--all`` shows them), warnings on stderr, and a JSON verdict (default
-``NEW/compare.json``), written before anything is printed. Exit code 0 pass,
-1 regression, missing or (``--strict``) underpowered, 2 bad input, including a
-verdict file that cannot be written.
+``--all`` shows them), then, with the aggregate, its section (one row per algorithm:
+tasks, runs per task of BASE / NEW, base and new M, the difference and its interval,
+the status; the algorithms left out), warnings on stderr, and a JSON verdict (default
+``NEW/compare.json``), written before anything is printed; with the aggregate it holds
+an ``aggregate`` object (:meth:`AggregateCheck.as_json`: settings, tasks, ranges, rows,
+left out, its own pass / fail), without it the verdict is as before. Exit code 0 pass,
+1 regression (a row's or the aggregate's), missing or (``--strict``) underpowered, 2 bad
+input, including a verdict file that cannot be written.
 
 Modules: :mod:`~pgbench.compare.pairing` (key columns, replicates, pairs of seeds),
 :mod:`~pgbench.compare.settings` (:class:`Settings` from the recorded block and the
@@ -119,12 +161,21 @@ flags), :mod:`~pgbench.compare.rows` (the statistics and status of one row, from
 :mod:`pgbench.stats`), :mod:`~pgbench.compare.verdict` (:func:`compare`,
 :class:`Comparison`, the JSON verdict and the warnings), :mod:`~pgbench.compare.render`
 (the table and summary; :mod:`~pgbench.compare.text` how values read),
+:mod:`~pgbench.compare.aggregate` (the aggregate verdict: :func:`aggregate_check`),
 :mod:`~pgbench.compare.cli` (the subcommand); :class:`CompareError` in
 :mod:`~pgbench.compare.errors`.
 """
 
 from __future__ import annotations
 
+from pgbench.compare.aggregate import (
+    AGGREGATE_RULE,
+    AggregateCheck,
+    AggregateRow,
+    aggregate_check,
+    aggregate_status,
+    run_settings,
+)
 from pgbench.compare.cli import (
     JSON_NAME,
     add_parser,
@@ -146,7 +197,15 @@ from pgbench.compare.pairing import (
     key_columns,
     replicates,
 )
-from pgbench.compare.render import SHOW_ALL_UP_TO, failure_lines, report, summary_line, table
+from pgbench.compare.render import (
+    SHOW_ALL_UP_TO,
+    aggregate_lines,
+    aggregate_table,
+    failure_lines,
+    report,
+    summary_line,
+    table,
+)
 from pgbench.compare.rows import compare_pairs, compare_samples
 from pgbench.compare.settings import (
     DEFAULT_METRICS,
@@ -155,11 +214,13 @@ from pgbench.compare.settings import (
     STRICT_RULE,
     Settings,
     recorded_spec,
+    resolve_aggregate,
     resolve_settings,
 )
 from pgbench.compare.verdict import FAILING, STATUS_ORDER, Comparison, compare
 
 __all__ = [
+    "AGGREGATE_RULE",
     "CONFIG",
     "DEFAULT_METRICS",
     "FAILING",
@@ -176,10 +237,16 @@ __all__ = [
     "SHOW_ALL_UP_TO",
     "STATUS_ORDER",
     "STRICT_RULE",
+    "AggregateCheck",
+    "AggregateRow",
     "CompareError",
     "Comparison",
     "Settings",
     "add_parser",
+    "aggregate_check",
+    "aggregate_lines",
+    "aggregate_status",
+    "aggregate_table",
     "compare",
     "compare_pairs",
     "compare_samples",
@@ -190,8 +257,10 @@ __all__ = [
     "recorded_spec",
     "replicates",
     "report",
+    "resolve_aggregate",
     "resolve_settings",
     "run",
+    "run_settings",
     "summary_line",
     "table",
     "write_verdict",

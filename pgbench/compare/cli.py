@@ -1,6 +1,7 @@
 """The ``pgbench compare`` subcommand: its flags (:func:`add_parser`) and :func:`run`,
-which reads both sides (:func:`load_side`) and NEW's recorded settings, compares, writes
-the JSON verdict (:func:`write_verdict`) and then prints the report."""
+which reads both sides (:func:`load_side`) and NEW's recorded settings, compares (with
+the aggregate verdict across tasks where asked for), writes the JSON verdict
+(:func:`write_verdict`) and then prints the report."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 from rich.console import Console
 
+from pgbench.compare.aggregate import aggregate_check, run_settings
 from pgbench.compare.errors import CompareError
 from pgbench.compare.pairing import PAIR_BY
 from pgbench.compare.render import report
@@ -32,7 +34,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "fail (exit 1) where a metric got worse than the threshold factor and both Welch's "
         "t-test and the Mann-Whitney U test (--paired: the Wilcoxon signed-rank test) call it "
         "significant, where NEW lacks results BASE has, or (--strict) where the seeds could "
-        "not detect a change of the threshold size. Exit 2: bad input.",
+        "not detect a change of the threshold size; with --aggregate, also where an "
+        "algorithm's IQM of normalized scores across tasks got significantly worse. Exit 2: "
+        "bad input.",
     )
     p.add_argument("base", type=Path, help="baseline run directory (or Parquet file)")
     p.add_argument("new", type=Path, help="new run directory (or Parquet file)")
@@ -68,6 +72,28 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--strict",
         action="store_true",
         help="fail rows whose seeds could not detect a change of the threshold size",
+    )
+    p.add_argument(
+        "--aggregate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also compare each algorithm's IQM of normalized final scores across the tasks "
+        "of a learning-curve run (BASE's score ranges); fails where it is worse by more than "
+        "--aggregate-threshold and its bootstrap interval excludes 0 (default: the suite's "
+        "compare block; off)",
+    )
+    p.add_argument(
+        "--aggregate-threshold",
+        default=None,
+        metavar="DELTA",
+        help="fail the aggregate when worse by more than this, in normalized-score units "
+        "(default 0.05; turns --aggregate on)",
+    )
+    p.add_argument(
+        "--aggregate-metric",
+        default=None,
+        metavar="NAME",
+        help="the aggregate: iqm (default), mean, median or optimality_gap (turns --aggregate on)",
     )
     p.add_argument("--json", type=Path, default=None, help="verdict file (NEW/compare.json)")
     p.add_argument(
@@ -115,10 +141,12 @@ def write_verdict(path: Path, verdict: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``pgbench compare`` for parsed ``args``; returns the exit code (0 pass,
-    1 regression, missing or --strict underpowered). Bad input, including a verdict file
-    that cannot be written, raises :class:`CompareError` (exit 2). The settings are NEW's
-    recorded ``compare:`` block (:func:`~pgbench.compare.settings.recorded_spec`; none
-    where NEW is a Parquet file) overridden by the flags."""
+    1 regression, missing or --strict underpowered, per row or in the aggregate). Bad
+    input, including a verdict file that cannot be written, raises :class:`CompareError`
+    (exit 2). The settings are NEW's recorded ``compare:`` block
+    (:func:`~pgbench.compare.settings.recorded_spec`; none where NEW is a Parquet file)
+    overridden by the flags; the aggregate's score ranges are BASE's recorded ones
+    (:func:`~pgbench.compare.aggregate.run_settings`)."""
     base = load_side(args.base, "BASE")
     new = load_side(args.new, "NEW")
     spec, note = recorded_spec(args.new) if Path(args.new).is_dir() else (None, None)
@@ -131,10 +159,23 @@ def run(args: argparse.Namespace) -> int:
         pair_by=getattr(args, "pair_by", None),
         paired=getattr(args, "paired", False),
         strict=getattr(args, "strict", False),
+        aggregate=getattr(args, "aggregate", None),
+        aggregate_threshold=getattr(args, "aggregate_threshold", None),
+        aggregate_metric=getattr(args, "aggregate_metric", None),
     )
     comparison = compare(base, new, settings)
     if note:
         comparison = replace(comparison, warnings=[note, *comparison.warnings])
+    if settings.aggregate is not None:
+        check = aggregate_check(
+            base,
+            new,
+            settings.aggregate,
+            run_settings(args.base),
+            run_settings(args.new),
+            confidence=1.0 - settings.alpha,
+        )
+        comparison = comparison.with_aggregate(check)
     path = args.json or default_json_path(args.new)
     write_verdict(path, comparison.verdict(str(args.base), str(args.new)))
 

@@ -1,6 +1,7 @@
 """The comparison on the terminal: a rich table of the rows (:func:`table`), one line per
-failure (:func:`failure_lines`), the summary line (:func:`summary_line`), and
-:func:`report`, which prints them and the warnings."""
+failure (:func:`failure_lines`), the aggregate verdict across tasks where asked for
+(:func:`aggregate_table`, :func:`aggregate_lines`), the summary line
+(:func:`summary_line`), and :func:`report`, which prints them and the warnings."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import math
 import pandas as pd
 from rich.table import Table
 
+from pgbench.compare.aggregate import LOWER_IS_BETTER, METRIC_NAMES, AggregateCheck
 from pgbench.compare.text import is_count, mdc_text, num, pct, x_text
 from pgbench.compare.verdict import Comparison
 
@@ -73,6 +75,54 @@ def table(comparison: Comparison, show_all: bool = False) -> tuple[Table, int]:
     return out, hidden
 
 
+def aggregate_table(check: AggregateCheck) -> Table:
+    """A :class:`rich.table.Table` of the aggregate verdict, one row per algorithm."""
+    name = METRIC_NAMES[check.spec.metric]
+    out = Table()
+    out.add_column("algorithm", overflow="fold")
+    for head in ("tasks", "runs", f"base {name}", f"new {name}", "difference"):
+        out.add_column(head, justify="right", no_wrap=True)
+    out.add_column(f"{check.confidence:.0%} CI", justify="right", no_wrap=True)
+    out.add_column("status", no_wrap=True)
+    for r in check.rows:
+        out.add_row(
+            r.algorithm,
+            f"{r.n_tasks}",
+            f"{r.n_runs_base}/{r.n_runs_new}",
+            f"{r.base:.3f}",
+            f"{r.new:.3f}",
+            f"{r.difference:+.3f}",
+            _interval(r.low, r.high),
+            f"[{_STYLE[r.status]}]{r.status}[/]",
+        )
+    return out
+
+
+def aggregate_lines(check: AggregateCheck, strict: bool = False) -> tuple[str, list[str]]:
+    """(the heading of the aggregate section, the lines after its table: what was left
+    out, then one line per failing algorithm)."""
+    s = check.spec
+    direction = "lower" if s.metric in LOWER_IS_BETTER else "higher"
+    heading = (
+        f"aggregate across tasks: {METRIC_NAMES[s.metric]} of normalized final scores "
+        f"({direction} is better) on {', '.join(check.tasks) or 'no tasks'} (BASE's score "
+        f"ranges); fails where worse by more than {s.threshold:g} with the "
+        f"{check.confidence:.0%} interval of new - base excluding 0"
+    )
+    lines = [f"not in the aggregate: {note}" for note in check.notes]
+    for r in check.failures(strict):
+        lines.append(
+            f"{r.status}: aggregate {METRIC_NAMES[r.metric]} of {r.algorithm} over "
+            f"{', '.join(check.tasks)}: {r.base:.3f} -> {r.new:.3f} ({r.difference:+.3f}, "
+            f"{check.confidence:.0%} CI {_interval(r.low, r.high)})"
+        )
+    return heading, lines
+
+
+def _interval(low: float, high: float) -> str:
+    return "-" if math.isnan(low) else f"[{low:+.3f}, {high:+.3f}]"
+
+
 def summary_line(comparison: Comparison) -> str:
     """``PASS`` / ``FAIL`` with the counts and the settings, one line."""
     s = comparison.settings
@@ -83,8 +133,13 @@ def summary_line(comparison: Comparison) -> str:
     weak = int(comparison.rows["underpowered"].sum())
     extra = f"; {weak} underpowered" + (" (--strict: failed)" if s.strict else "") if weak else ""
     by = ", paired by label" if s.pair_by == "label" else ""
+    check = comparison.aggregate
+    across = ""
+    if check is not None and check.unavailable is None:
+        shown = ", ".join(f"{n} {status}" for status, n in check.counts().items()) or "none"
+        across = f"; aggregate {METRIC_NAMES[check.spec.metric]}: {shown}"
     return (
-        f"{verdict}: {len(comparison.rows)} comparisons ({counts}){extra}; threshold "
+        f"{verdict}: {len(comparison.rows)} comparisons ({counts}){extra}{across}; threshold "
         f"{s.threshold:g}{per_metric}, alpha {s.alpha:g}, {tests}{by}"
     )
 
@@ -113,6 +168,14 @@ def report(comparison: Comparison, out, err, show_all: bool = False) -> None:
         out.print(f"{hidden} comparisons with status ok not shown (--all shows them)")
     for line in failure_lines(comparison.failures):
         out.print(line, soft_wrap=True, markup=False)
+    check = comparison.aggregate
+    if check is not None and check.unavailable is None:
+        heading, lines = aggregate_lines(check, comparison.settings.strict)
+        out.print(heading, soft_wrap=True, markup=False)
+        if check.rows:
+            out.print(aggregate_table(check))
+        for line in lines:
+            out.print(line, soft_wrap=True, markup=False)
     for line in comparison.warnings:
         err.print(f"pgbench: warning: {line}", soft_wrap=True, markup=False, highlight=False)
     style = "bold red" if comparison.exit_code else "bold green"

@@ -15,7 +15,7 @@ from pgbench.compare.pairing import key_columns
 from pgbench.metrics import DEFAULT_COMPARED
 from pgbench.results import METADATA
 from pgbench.stats import POWER
-from pgbench.suite.compare_block import CompareSpec
+from pgbench.suite.compare_block import AggregateSpec, CompareSpec
 
 DEFAULT_METRICS = DEFAULT_COMPARED
 RULE = (
@@ -31,8 +31,9 @@ STRICT_RULE = "; underpowered (mdc > threshold - 1 or the test cannot reach alph
 class Settings:
     """Resolved settings: threshold factor T >= 1 (per metric overrides in ``thresholds``),
     significance level ``alpha``, compared ``metrics``, ``allow_missing``, the pairing
-    (``pair_by`` config or label), the ``paired`` design and ``strict`` (underpowered
-    rows fail)."""
+    (``pair_by`` config or label), the ``paired`` design, ``strict`` (underpowered
+    rows fail) and the aggregate verdict across tasks (``aggregate``; None: off). The
+    aggregate's settings are in the verdict's ``aggregate`` object, not :meth:`as_json`."""
 
     threshold: float = 1.25
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -42,13 +43,15 @@ class Settings:
     pair_by: str = "config"
     paired: bool = False
     strict: bool = False
+    aggregate: AggregateSpec | None = None
 
     @classmethod
     def from_spec(cls, spec: CompareSpec | None, allow_missing: bool = False, **flags) -> Settings:
         """From a :class:`~pgbench.suite.compare_block.CompareSpec` (or None: the defaults);
-        ``flags`` (pair_by, paired, strict) as given."""
+        ``flags`` (pair_by, paired, strict, aggregate: the spec's where not given) as given."""
         if spec is None:
             return cls(allow_missing=allow_missing, **flags)
+        flags.setdefault("aggregate", spec.aggregate)
         return cls(
             threshold=spec.threshold,
             thresholds=dict(spec.thresholds),
@@ -137,11 +140,15 @@ def resolve_settings(
     pair_by: str | None = None,
     paired: bool = False,
     strict: bool = False,
+    aggregate: bool | None = None,
+    aggregate_threshold: str | None = None,
+    aggregate_metric: str | None = None,
 ) -> Settings:
     """Settings from the suite's ``spec`` (CompareSpec or None) overridden by the command
     line: ``threshold`` items ``FACTOR`` or ``METRIC=FACTOR``, ``alpha``, ``metrics``
     (comma-separated names), ``pair_by`` (None: the suite's, else config), ``paired``,
-    ``strict`` (or the suite's). Invalid values raise :class:`CompareError` (one line)."""
+    ``strict`` (or the suite's), and the aggregate verdict (:func:`resolve_aggregate`).
+    Invalid values raise :class:`CompareError` (one line)."""
     data = spec.model_dump() if spec is not None else {}
     thresholds = dict(data.get("thresholds") or {})
     flag = "--threshold"
@@ -165,9 +172,41 @@ def resolve_settings(
     pair_by = pair_by or resolved.pair_by
     key_columns(pair_by)  # validates it
     strict = strict or resolved.strict  # a suite may ask for it
+    block = resolve_aggregate(resolved.aggregate, aggregate, aggregate_threshold, aggregate_metric)
     return Settings.from_spec(
-        resolved, allow_missing, pair_by=pair_by, paired=paired, strict=strict
+        resolved, allow_missing, pair_by=pair_by, paired=paired, strict=strict, aggregate=block
     )
+
+
+def resolve_aggregate(
+    spec: AggregateSpec | None,
+    enabled: bool | None = None,
+    threshold: str | None = None,
+    metric: str | None = None,
+) -> AggregateSpec | None:
+    """The aggregate verdict's settings, or None (off): the suite's ``spec`` (None where its
+    block has no ``aggregate:``) overridden by ``--aggregate`` / ``--no-aggregate``
+    (``enabled``: True / False; None: the suite's), ``--aggregate-threshold`` and
+    ``--aggregate-metric``, either of which turns it on. Invalid values, or a value given
+    with ``--no-aggregate``, raise :class:`CompareError` (one line)."""
+    given = [f for f, v in (("threshold", threshold), ("metric", metric)) if v is not None]
+    if enabled is False:
+        if given:
+            raise CompareError(f"--aggregate-{given[0]}: given with --no-aggregate")
+        return None
+    if spec is None and not enabled and not given:
+        return None
+    data = spec.model_dump() if spec is not None else {}
+    if threshold is not None:
+        data["threshold"] = _number(threshold, "--aggregate-threshold")
+    if metric is not None:
+        data["metric"] = metric.strip()
+    try:
+        return AggregateSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = err["msg"].removeprefix("Value error, ")
+        raise CompareError(f"--aggregate-{err['loc'][0]}: {msg}") from None
 
 
 def _flag_error(err: dict, metrics: list[str]) -> str:

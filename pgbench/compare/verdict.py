@@ -1,15 +1,17 @@
 """The comparison of two tidy tables: one row per (key, x, metric) (:func:`compare`), the
-failures and exit code, the JSON verdict (:class:`Comparison`) and the warnings for the
-reader. The rules are those of :mod:`pgbench.compare`."""
+failures and exit code, the JSON verdict (:class:`Comparison`, with the aggregate verdict
+across tasks where it was asked for) and the warnings for the reader. The rules are those
+of :mod:`pgbench.compare`."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from pgbench.compare.aggregate import AggregateCheck
 from pgbench.compare.errors import CompareError
 from pgbench.compare.pairing import (
     FINAL,
@@ -53,11 +55,14 @@ STATUS_ORDER = (
 class Comparison:
     """The rows of a comparison (one per key, x and metric; columns of
     :func:`~pgbench.compare.rows.compare_samples` plus labels, params, direction and
-    threshold), the settings and the warnings (one line each)."""
+    threshold), the settings, the warnings (one line each) and the aggregate verdict
+    across tasks (:class:`~pgbench.compare.aggregate.AggregateCheck`; None: not asked
+    for, and then absent from the JSON verdict)."""
 
     rows: pd.DataFrame
     settings: Settings
     warnings: list[str]
+    aggregate: AggregateCheck | None = None
 
     @property
     def failures(self) -> pd.DataFrame:
@@ -70,16 +75,29 @@ class Comparison:
         return out.assign(failure=np.where(out["status"].isin(fail), out["status"], "underpowered"))
 
     @property
+    def aggregate_failures(self) -> tuple:
+        """The failing :class:`~pgbench.compare.aggregate.AggregateRow` rows (none where
+        the aggregate is off)."""
+        if self.aggregate is None:
+            return ()
+        return self.aggregate.failures(self.settings.strict)
+
+    @property
     def exit_code(self) -> int:
-        return 1 if len(self.failures) else 0
+        return 1 if len(self.failures) or self.aggregate_failures else 0
+
+    def with_aggregate(self, check: AggregateCheck) -> Comparison:
+        """This comparison with the aggregate verdict ``check``, its warnings appended."""
+        return replace(self, aggregate=check, warnings=[*self.warnings, *check.warnings])
 
     def counts(self) -> dict[str, int]:
         counts = self.rows["status"].value_counts()
         return {s: int(counts[s]) for s in STATUS_ORDER if s in counts}
 
     def verdict(self, base: str = "", new: str = "") -> dict:
-        """The JSON verdict: pass / fail, settings, counts, failures, warnings, all rows."""
-        return {
+        """The JSON verdict: pass / fail, settings, counts, failures, warnings, all rows,
+        and (where asked for) the ``aggregate`` object."""
+        out = {
             "verdict": "fail" if self.exit_code else "pass",
             "exit_code": self.exit_code,
             "base": base,
@@ -91,6 +109,9 @@ class Comparison:
             "warnings": list(self.warnings),
             "comparisons": _records(self.rows),
         }
+        if self.aggregate is not None:
+            out["aggregate"] = self.aggregate.as_json(self.settings.strict)
+        return out
 
 
 def _records(df: pd.DataFrame) -> list[dict]:

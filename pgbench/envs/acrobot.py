@@ -54,6 +54,7 @@ from pydantic import Field
 
 from pgbench.envs.base import Env, EnvCores
 from pgbench.envs.checks import Gamma, Horizon, check_float, check_gamma, check_horizon, within
+from pgbench.envs.score_ranges import ACROBOT
 from pgbench.params import HyperParams
 from pgbench.registry import ENVS, Component
 
@@ -223,6 +224,7 @@ def make_acrobot(
 ENVS.add(
     Component(
         name="acrobot-v1",
+        score_range=ACROBOT,
         fn=make_acrobot,
         params=AcrobotParams,
         summary="swing the tip of a two-link arm above a bar: 3 torques, reward -1 per step",

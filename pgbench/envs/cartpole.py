@@ -19,6 +19,7 @@ from pydantic import Field
 
 from pgbench.envs.base import Env, EnvCores
 from pgbench.envs.checks import Gamma, Horizon, check_gamma, check_horizon
+from pgbench.envs.score_ranges import CARTPOLE
 from pgbench.params import HyperParams
 from pgbench.registry import ENVS, Component
 
@@ -107,6 +108,7 @@ def make_cartpole(gamma: float = 0.99, horizon: int = MAX_STEPS) -> Env:
 ENVS.add(
     Component(
         name="cartpole-v1",
+        score_range=CARTPOLE,
         fn=make_cartpole,
         params=CartPoleParams,
         summary="balance a pole on a cart: 2 actions, reward 1 per step until it falls",

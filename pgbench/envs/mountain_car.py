@@ -62,6 +62,7 @@ from pydantic import Field
 
 from pgbench.envs.base import Env, EnvCores
 from pgbench.envs.checks import Gamma, Horizon, check_float, check_gamma, check_horizon
+from pgbench.envs.score_ranges import MOUNTAIN_CAR, MOUNTAIN_CAR_CONTINUOUS
 from pgbench.params import HyperParams
 from pgbench.registry import ENVS, Component
 
@@ -245,6 +246,7 @@ MOORE_1990 = "Moore (1990), PhD thesis, University of Cambridge (UCAM-CL-TR-209)
 ENVS.add(
     Component(
         name="mountaincar-v0",
+        score_range=MOUNTAIN_CAR,
         fn=make_mountain_car,
         params=MountainCarParams,
         summary="drive an under-powered car up a hill: 3 actions, reward -1 per step",
@@ -254,6 +256,7 @@ ENVS.add(
 ENVS.add(
     Component(
         name="mountaincarcontinuous-v0",
+        score_range=MOUNTAIN_CAR_CONTINUOUS,
         fn=make_mountain_car_continuous,
         params=MountainCarContinuousParams,
         summary="the mountain car with one continuous force in [-1, 1]: 100 at the goal",

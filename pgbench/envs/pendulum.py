@@ -34,6 +34,7 @@ from pydantic import Field
 
 from pgbench.envs.base import Env, EnvCores
 from pgbench.envs.checks import Gamma, Horizon, check_gamma, check_horizon
+from pgbench.envs.score_ranges import PENDULUM
 from pgbench.params import HyperParams
 from pgbench.registry import ENVS, Component
 
@@ -156,6 +157,7 @@ def make_pendulum(g: float = DEFAULT_G, gamma: float = 0.99, horizon: int = MAX_
 ENVS.add(
     Component(
         name="pendulum-v1",
+        score_range=PENDULUM,
         fn=make_pendulum,
         params=PendulumParams,
         summary="swing a pendulum up and hold it: one continuous torque in [-2, 2]",

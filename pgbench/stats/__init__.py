@@ -9,12 +9,18 @@
   (:func:`normalized_scores`, the checks), :mod:`~pgbench.stats.task_metrics` (mean,
   median, IQM, optimality gap), :mod:`~pgbench.stats.stratified` (the stratified
   bootstrap: runs resampled within each task), :mod:`~pgbench.stats.aggregation`
-  (:func:`aggregate`), :mod:`~pgbench.stats.profiles` (:func:`performance_profile`),
+  (:func:`aggregate`; :func:`aggregate_difference`, base and new runs on the same
+  tasks), :mod:`~pgbench.stats.profiles` (:func:`performance_profile`),
   :mod:`~pgbench.stats.improvement` (:func:`probability_of_improvement`,
   :func:`improvement_matrix`).
 """
 
-from pgbench.stats.aggregation import Estimate, aggregate, interval_estimates
+from pgbench.stats.aggregation import (
+    Estimate,
+    aggregate,
+    aggregate_difference,
+    interval_estimates,
+)
 from pgbench.stats.improvement import (
     Improvement,
     improvement_matrix,
@@ -61,6 +67,7 @@ __all__ = [
     "Profile",
     "ScoresError",
     "aggregate",
+    "aggregate_difference",
     "aggregate_iqm",
     "aggregate_mean",
     "aggregate_median",

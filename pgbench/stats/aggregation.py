@@ -4,7 +4,9 @@ precipice", NeurIPS), resampling runs within each task (:mod:`pgbench.stats.stra
 
 * :func:`interval_estimates`: one (runs, tasks) matrix, one Generator;
 * :func:`aggregate`: a dict algorithm -> (runs, tasks), a tidy tuple of
-  :class:`Estimate` rows (one per algorithm and metric).
+  :class:`Estimate` rows (one per algorithm and metric);
+* :func:`aggregate_difference`: one metric's difference between two (runs, tasks)
+  matrices of the same tasks (new - base), each side bootstrapped on its own.
 """
 
 from __future__ import annotations
@@ -127,3 +129,47 @@ def aggregate(
             point, low, high = est[name]
             rows.append(Estimate(algo, name, point, low, high, n_runs, n_tasks, reps, confidence))
     return tuple(rows)
+
+
+def aggregate_difference(
+    base: np.ndarray,
+    new: np.ndarray,
+    rng: np.random.Generator,
+    metric: str = "iqm",
+    *,
+    reps: int = DEFAULT_BOOTSTRAP,
+    confidence: float = DEFAULT_LEVEL,
+    task_weights: np.ndarray | None = None,
+    gamma: float = 1.0,
+) -> tuple[float, float, float]:
+    """(estimate, low, high) of ``metric(new) - metric(base)``, the difference of an
+    aggregate across tasks between two independent sets of runs on the same tasks.
+
+    ``base`` (runs_base, tasks) and ``new`` (runs_new, tasks): normalized scores, finite,
+    columns the same tasks in the same order; the runs may differ in number and are not
+    paired. ``metric``: one name of :data:`pgbench.stats.task_metrics.METRICS`
+    (``gamma`` and ``task_weights`` as in :func:`interval_estimates`).
+
+    Each side is resampled on its own by the stratified bootstrap (runs within each task,
+    :func:`pgbench.stats.stratified.bootstrap`): ``reps`` replicates of ``base`` are drawn
+    from ``rng`` first, then ``reps`` of ``new``; replicate b's difference is the metric
+    of new's b-th replicate minus base's, and [``low``, ``high``] their percentile
+    interval at ``confidence``. With no spread between runs within any task, on both
+    sides, the interval has zero width.
+    """
+    x = check_matrix(base, "base")
+    y = check_matrix(new, "new")
+    if x.shape[1] != y.shape[1]:
+        raise ScoresError(
+            f"aggregate_difference: base and new need the same tasks, got {x.shape[1]} and "
+            f"{y.shape[1]} tasks"
+        )
+    check_bootstrap(rng, reps, confidence)
+    if not isinstance(metric, str):
+        raise ScoresError(f"metric: expected one name of {', '.join(METRICS)}, got {metric!r}")
+    weights = check_task_weights(task_weights, x.shape[1])
+    fn = metric_function(metric, gamma=gamma, task_weights=weights)
+    base_replicates = fn(bootstrap(x, rng, reps))
+    new_replicates = fn(bootstrap(y, rng, reps))
+    low, high = percentile_interval(new_replicates - base_replicates, confidence)
+    return float(fn(y) - fn(x)), float(low), float(high)

@@ -26,8 +26,10 @@ adds its own; each kind (:data:`pgbench.experiments.KINDS`) has its model:
                                                              # states, linear-softmax <-> vectors)
     compare: {threshold: 1.25, alpha: 0.05, metrics: [mse, cosine]}  # optional settings of
                                   # pgbench compare (pgbench.compare); not part of the cells;
-                                  # also strict: true (fail underpowered rows) and
-                                  # pair_by: label (pair rows by labels, not params)
+                                  # also strict: true (fail underpowered rows),
+                                  # pair_by: label (pair rows by labels, not params) and
+                                  # aggregate: {threshold: 0.05, metric: iqm} (learning
+                                  # curves: a verdict across tasks, normalized scores)
 
 Labels name a spec in tables and plots; they default to the name, followed by
 the params when there are any (``reinforce(baseline=optimal)``), and must be

@@ -2,12 +2,13 @@
 
 A report setting, not part of the cells: the runner writes the validated block into the
 run's ``metadata.json`` (``settings.compare``), where ``pgbench compare`` reads it; the
-command line overrides each key.
+command line overrides each key. ``aggregate:`` (:class:`AggregateSpec`; ``true`` for its
+defaults) turns on the aggregate verdict across tasks of learning-curve runs.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator
 
@@ -25,6 +26,24 @@ def _known_metric(name: str) -> str:
 
 MetricName = Annotated[Name, AfterValidator(_known_metric)]
 Threshold = Annotated[float, Strict(), Field(ge=1.0, allow_inf_nan=False)]
+AGGREGATE_METRICS = ("iqm", "mean", "median", "optimality_gap")  # pgbench.stats' names
+
+
+class AggregateSpec(BaseModel):
+    """The aggregate verdict across tasks of ``pgbench compare`` (:mod:`pgbench.compare`):
+    per algorithm, ``metric`` of the normalized final scores, NEW's minus BASE's, fails
+    where it is worse by more than ``threshold`` and its interval excludes zero."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: Annotated[float, Strict(), Field(ge=0.0, allow_inf_nan=False)] = Field(
+        default=0.05,
+        description="fail when the aggregate is worse by more than this, in normalized-score "
+        "units (0.05: 5 % of the tasks' reference ranges)",
+    )
+    metric: Literal[AGGREGATE_METRICS] = Field(
+        default="iqm", description="the aggregate of the normalized scores (pgbench.stats)"
+    )
 
 
 class CompareSpec(BaseModel):
@@ -51,6 +70,17 @@ class CompareSpec(BaseModel):
     pair_by: Literal["config", "label"] = Field(
         default="config", description="pair rows by configuration or by labels (--pair-by)"
     )
+    aggregate: AggregateSpec | None = Field(
+        default=None,
+        description="the aggregate verdict across tasks (--aggregate); true: its defaults",
+    )
+
+    @field_validator("aggregate", mode="before")
+    @classmethod
+    def _aggregate_switch(cls, value: Any) -> Any:
+        if value is True:
+            return {}
+        return None if value is False else value
 
     @field_validator("thresholds")
     @classmethod

@@ -70,7 +70,7 @@ FIGURES: dict[str, tuple[str, tuple[Quantity, ...]]] = {
 }
 
 
-def _styles(table: pd.DataFrame) -> dict[str, dict]:
+def estimator_styles(table: pd.DataFrame) -> dict[str, dict]:
     """A distinct (color, marker, linestyle) per method label, in order of appearance."""
     labels = list(dict.fromkeys(table["method_label"]))
     cmap = pyplot().get_cmap("tab10" if len(labels) <= 10 else "tab20")
@@ -137,7 +137,7 @@ def _figure(table: pd.DataFrame, name: str, run_dir: str | Path) -> Path | None:
         return None
     pairs = list(dict.fromkeys(zip(table["env_label"], table["policy_label"], strict=True)))
     thetas = list(dict.fromkeys(table["theta"]))
-    styles = _styles(table)
+    styles = estimator_styles(table)
     summaries = {m: seed_bands(table, m) for q in quantities for m in filter(None, (q.y, q.x))}
     ncols = len(thetas) * len(quantities)
     fig, axes = pyplot().subplots(

@@ -1,5 +1,6 @@
-"""The gradient-quality kind's files: its figures (:mod:`.figures`), then its ranking
-tables (:mod:`.ranking`); and the ranking as ``pgbench run`` prints it."""
+"""The gradient-quality kind's files: its figures (:mod:`.figures`, :mod:`.across_figure`),
+then its tables (the ranking per panel, :mod:`.ranking`, and across problems,
+:mod:`.across_problems`); and the ranking as ``pgbench run`` prints it."""
 
 from __future__ import annotations
 
@@ -7,15 +8,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from pgbench.experiments.gradient_quality.across_figure import across_figure
+from pgbench.experiments.gradient_quality.across_problems import across_problems, write_across
 from pgbench.experiments.gradient_quality.figures import make_figures
 from pgbench.experiments.gradient_quality.ranking import rank_matrix, ranking, write_ranking
 
 
 def write_outputs(table: pd.DataFrame, out: str | Path, settings: dict) -> list[Path]:
-    """``variance_mse.png``, ``cosine.png``, ``mse_cost.png``, ``ranking.csv`` and
-    ``ranking.md`` of the gradient-quality rows of ``table``, written into ``out``; none
-    without such rows. ``settings`` (the run's report settings) are not used."""
-    return [*make_figures(table, out), *write_ranking(table, out)]
+    """``variance_mse.png``, ``cosine.png``, ``mse_cost.png``, ``across_problems.png``,
+    ``ranking.csv``, ``ranking.md``, ``across_problems.csv`` and ``across_problems.md`` of
+    the gradient-quality rows of ``table``, written into ``out``; none without such rows,
+    none of the ``across_problems`` files where fewer than two estimators or two panels
+    qualify (:func:`.across_problems.select`). ``settings`` (the run's report settings) are
+    not used."""
+    selection, across = across_problems(table)
+    figures = make_figures(table, out)
+    if selection is not None:
+        figures.append(across_figure(table, selection, across, out))
+    return [*figures, *write_ranking(table, out), *write_across(table, selection, across, out)]
 
 
 def print_summary(console, table: pd.DataFrame) -> None:

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pgbench.experiments.learning_curve.aggregate_figures import write_figures
+from pgbench.experiments.learning_curve.aggregates import across_tasks, write_tables
 from pgbench.experiments.summaries import pyplot, save_png, suite_title, write_table_files
 from pgbench.stats import bootstrap_ci, group_rng, iqm
 
@@ -349,9 +351,16 @@ def write_final_performance(
 
 def write_outputs(table: pd.DataFrame, out: str | Path, settings: dict) -> list[Path]:
     """``learning_curves.png``, ``final_performance.csv`` and ``final_performance.md`` of
-    the learning-curve rows of ``table``, written into ``out``; none without such rows.
+    the learning-curve rows of ``table``, written into ``out``, and where two or more
+    envs have reference ranges the conclusions across them (:mod:`.aggregates`: its
+    figures, then ``across_tasks.md`` / ``.csv``); none without such rows.
     ``settings``: the run's report settings; its ``targets`` (env label -> solved return)
-    add the target columns to the table."""
+    add the target columns to the table, its ``score_ranges`` normalize the scores."""
     curve = learning_curves(table, out)
+    figures = [curve] if curve else []
     tables = write_final_performance(table, out, settings.get("targets") or {})
-    return [*([curve] if curve else []), *tables]
+    agg = across_tasks(table, settings) if curve else None
+    if agg is not None:
+        figures += write_figures(agg, out)
+        tables += write_tables(agg, suite_title(table), out)
+    return [*figures, *tables]

@@ -6,11 +6,12 @@ A ``learning-curve`` suite lists ``algorithms`` instead of ``estimators``::
     env_steps: 300000             # env-step budget of each run
     log_every: 15000              # env steps between curve points (default: budget / 20)
     eval_episodes: 10             # greedy episodes per curve point
-    envs:                         # each may add env_steps, log_every and target (the
-      - {name: cartpole-v1, log_every: 10000, target: 475}   # return that counts as
-      - {name: pendulum-v1, env_steps: 1000000}              # solved: a report setting)
+    envs:                         # each may add env_steps, log_every, target (the return
+      - {name: cartpole-v1, log_every: 10000, target: 475}   # that counts as solved) and
+      - {name: pendulum-v1, env_steps: 1000000}              # score_range (report settings)
+      - {name: gymnasium, params: {id: Swimmer-v5}, score_range: {low: 0, high: 360}}
     algorithms:                   # each: a name, or {name, params, label, envs, policies,
-      - ppo-clip                  #   env_steps, seeds}
+      - ppo-clip                  #   env_steps, seeds, aggregate_as}
       - {name: reinforce, params: {episodes: 16}, envs: [cartpole-v1], env_steps: 500000}
       - {name: npg, seeds: 3}     # only the suite's first 3 seeds
 
@@ -33,6 +34,7 @@ from pgbench.registry import ALGORITHMS, suggest
 from pgbench.sampling import rollout_problem
 from pgbench.suite.base import Suite
 from pgbench.suite.errors import Loc, fail, one_line
+from pgbench.suite.score_ranges import ScoreRangeSpec, resolve_ranges
 from pgbench.suite.specs import EnvSpec, Spec, check_components
 from pgbench.suite.types import FiniteFloat, Name, NonNegInt, PosInt
 
@@ -46,6 +48,11 @@ class CurveEnvSpec(EnvSpec):
         default=None,
         description="evaluation return that counts as solved (a report setting: the final "
         "table counts the seeds reaching it; not part of the cells)",
+    )
+    score_range: ScoreRangeSpec | None = Field(
+        default=None,
+        description="reference range of the return for normalized scores across envs "
+        "(a report setting; default: the env's own, pgbench.suite.score_ranges)",
     )
 
     def canonical(self) -> dict:
@@ -71,6 +78,11 @@ class AlgorithmSpec(Spec):
     )
     seeds: PosInt | None = Field(
         default=None, description="run only the first n of the suite's seeds (slow methods)"
+    )
+    aggregate_as: Name | None = Field(
+        default=None,
+        description="the algorithm this entry counts as across envs (a report setting; "
+        "default: its registry name where that has one entry per env)",
     )
 
     def canonical(self) -> dict:
@@ -129,8 +141,30 @@ class LearningCurveSuite(Suite):
         for k, algo in enumerate(self.algorithms):
             if not any(self.runs(self.envs[i], algo, self.policies[j]) for i, _, j, _ in built):
                 fail(("algorithms", k), f"algorithm {algo.display!r} runs on no env / policy pair")
+        self._check_groups(built)
         self._updates(built)
         return self
+
+    def _check_groups(self, built) -> None:
+        """An ``aggregate_as`` name has at most one entry (algorithm, policy) per env: it
+        is one algorithm's score on each env, across envs."""
+        seen: dict[tuple[str, int], tuple[int, int]] = {}
+        for k, algo in enumerate(self.algorithms):
+            if algo.aggregate_as is None:
+                continue
+            for i, _, j, _ in built:
+                if not self.runs(self.envs[i], algo, self.policies[j]):
+                    continue
+                first = seen.setdefault((algo.aggregate_as, i), (k, j))
+                if first != (k, j):
+                    fail(
+                        ("algorithms", k, "aggregate_as"),
+                        f"aggregate_as {algo.aggregate_as!r} has two entries on env "
+                        f"{self.envs[i].display!r} (algorithm {self.algorithms[first[0]].display!r}"
+                        f" with policy {self.policies[first[1]].display!r}, and "
+                        f"{algo.display!r} with policy {self.policies[j].display!r}); one "
+                        "algorithm across envs has one entry per env",
+                    )
 
     def budget_of(self, i: int, k: int) -> tuple[int, Loc]:
         """(env-step budget, the key that sets it) of algorithm ``k`` on env ``i``: the
@@ -178,6 +212,18 @@ class LearningCurveSuite(Suite):
         return self._updates(self.built_pairs())
 
     def report_settings(self) -> dict:
-        """The common settings and ``targets``: env label -> the return that counts as solved."""
+        """The common settings, ``targets`` (env label -> the return that counts as solved)
+        ``score_ranges`` (env label -> the reference range of its normalized score,
+        :func:`pgbench.suite.score_ranges.resolve_ranges`) and ``aggregate_as``
+        (algorithm label -> the algorithm it counts as across envs, where the suite says)."""
         targets = {e.display: e.target for e in self.envs if e.target is not None}
-        return {**super().report_settings(), "targets": targets}
+        built = {i: env for i, env, _, _ in self.built_pairs()}
+        used = [i for i in range(len(self.envs)) if i in built]
+        ranges = resolve_ranges([self.envs[i] for i in used], [built[i] for i in used])
+        groups = {a.display: a.aggregate_as for a in self.algorithms if a.aggregate_as}
+        return {
+            **super().report_settings(),
+            "targets": targets,
+            "score_ranges": ranges,
+            "aggregate_as": groups,
+        }
