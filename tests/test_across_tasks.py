@@ -140,9 +140,13 @@ def test_tasks_are_the_subset_most_algorithms_share_and_runs_the_common_seeds():
     got = final_scores(frame(*parts), RANGES)
     assert got.tasks == ("cartpole", "garnet")  # 3 x 2 beats 1 x 3
     assert got.seeds == {"a": (2, 3, 4), "b": (2,), "c": (2,)}
+    why = "left out (without a score at the budget of every task: not run, failed or cut short"
     assert got.left_out == (
         "env 'lqr': no reference range (give it a score_range in the suite)",
         "env 'pendulum': with it, 1 algorithm(s) share the tasks; without, 3 on 2",
+        f"algorithm 'a': seed(s) 0, 1, 5 {why} there)",
+        f"algorithm 'b': seed(s) 0, 1, 3, 4, 5 {why} there)",
+        f"algorithm 'c': seed(s) 0, 1, 3, 4, 5 {why} there)",
     )
 
 
@@ -258,3 +262,44 @@ def test_an_aggregate_as_with_two_entries_on_one_env_is_a_suite_error():
     fine = GROUP_SUITE.replace("aggregate_as: mine, envs", "aggregate_as: other, envs")
     suite = parse_suite(fine, "g.yaml")
     assert suite.report_settings()["aggregate_as"] == {"a": "mine", "b": "other"}
+
+
+def test_an_entry_on_an_env_without_a_range_does_not_rename_the_algorithm():
+    """Two ppo-clip entries on lqr (no range) must not split ppo-clip on the others."""
+    parts = [final_run(env, "ppo-clip", f"ppo-{env}", 0, 1.0) for env in ("cartpole", "pendulum")]
+    parts += [final_run("lqr", "ppo-clip", label, 0, 1.0) for label in ("ppo-a", "ppo-b")]
+    got = final_scores(frame(*parts), RANGES)
+    assert got.algorithms == ("ppo-clip",) and got.tasks == ("cartpole", "pendulum")
+
+
+def test_a_label_with_several_policies_somewhere_splits_by_policy_everywhere():
+    parts = [
+        final_run("cartpole", "ppo-clip", "ppo", 0, 1.0, policy="mlp"),
+        final_run("cartpole", "ppo-clip", "ppo", 0, 1.0, policy="linear"),
+        final_run("pendulum", "ppo-clip", "ppo", 0, 1.0, policy="mlp"),
+    ]
+    got = final_scores(frame(*parts), RANGES)
+    assert got.algorithms == ("ppo/mlp",)
+    assert got.left_out == ("algorithm 'ppo/linear': ran on cartpole only",)
+
+
+def test_a_seed_cut_short_is_left_out_and_said_so_in_both_views():
+    parts = [final_run(env, "a", "a", s, 1.0) for env in ("cartpole", "pendulum") for s in (0, 1)]
+    short = [r for r in final_run("pendulum", "a", "a", 2, 1.0) if r["x"] <= 50]
+    parts += [final_run("cartpole", "a", "a", 2, 1.0), short]
+    table = frame(*parts)
+    final = final_scores(table, RANGES)
+    curves, _ = curve_scores(table, RANGES, FRACTIONS)
+    assert final.seeds == curves.seeds == {"a": (0, 1)}
+    assert final.left_out[0].startswith("algorithm 'a': seed(s) 2 left out")
+
+
+def test_budgets_that_differ_on_a_task_are_said():
+    parts = [final_run(env, "a", "a", 0, 1.0) for env in ("cartpole", "pendulum")]
+    parts += [final_run("cartpole", "b", "b", 0, 1.0, budget=200)]
+    parts += [final_run("pendulum", "b", "b", 0, 1.0)]
+    got = final_scores(frame(*parts), RANGES)
+    assert got.budgets["b"] == {"cartpole": 200, "pendulum": 100}
+    assert got.left_out == (
+        "env 'cartpole': the algorithms' budgets differ (a 100, b 200 env steps)",
+    )

@@ -479,3 +479,46 @@ def test_real_run_against_itself_passes_and_a_lowered_one_fails(tmp_path):
     [row] = verdict["aggregate"]["rows"]
     assert code == 1 and verdict["failures"] == [] and row["status"] == "regression"
     assert row["difference"] == pytest.approx(-0.2, abs=1e-9)
+
+
+# ---------------------------------------------------------------- naming and budgets
+
+
+def _two_sides(shift: float, unranged_labels=("x1", "x2"), new_budget: int = 1000):
+    """BASE and NEW tables: reinforce on tasks a and b, and two reinforce entries on an
+    env ``c`` without a range; NEW's final returns on a and b moved by ``shift``."""
+
+    def side(move: float, budget: int) -> pd.DataFrame:
+        rows = []
+        for s in SEEDS:
+            for env in ("a", "b"):
+                rows += [
+                    {**r, "x": r["x"] * budget // 1000}
+                    for r in task_rows("reinforce", s, env, LEVEL[env] + s + move, "mine")
+                ]
+            for label in unranged_labels:
+                rows += task_rows("reinforce", s, "c", 1.0, label=label)
+        return pd.DataFrame.from_records(rows, columns=list(COLUMNS))
+
+    return side(0.0, 1000), side(shift, new_budget)
+
+
+def test_an_entry_on_an_env_without_a_range_names_both_sides_alike():
+    """Two reinforce entries on c (no range) would split the name into labels ('mine' on
+    a and b) if c took part in the naming; BASE and NEW must both call the algorithm on a
+    and b 'reinforce', and a drop there must fail."""
+    base, new = _two_sides(-40.0)
+    check = aggregate_check(base, new, AggregateSpec(threshold=0.05), recorded(), recorded())
+    [row] = check.rows
+    assert row.algorithm == "reinforce" and row.status == "regression"
+    assert row.difference == pytest.approx(-0.4, abs=1e-12)
+
+
+def test_a_budget_that_moved_is_not_compared_and_says_why():
+    base, new = _two_sides(0.0, new_budget=2000)
+    check = aggregate_check(base, new, AggregateSpec(threshold=0.05), recorded(), recorded())
+    assert check.rows == ()
+    assert (
+        "algorithm 'reinforce': its budget differs in NEW (env steps: a 1,000 -> 2,000, "
+        "b 1,000 -> 2,000)" in check.notes
+    )

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pgbench.experiments.across_tasks import algorithm_keys, curve_rows, final_scores
+from pgbench.experiments.across_tasks import curve_rows, final_scores, scored_rows
 from pgbench.experiments.recorded import recorded_settings
 from pgbench.registry import ScoreRange
 from pgbench.results import METADATA
@@ -158,11 +158,13 @@ def _new_matrix(
     rows: pd.DataFrame,
     tasks: tuple[str, ...],
     ranges: dict[str, ScoreRange],
-    groups: dict[str, str],
+    budgets: dict[str, int],
 ) -> tuple[np.ndarray | None, str]:
-    """NEW's (runs, tasks) normalized scores of one algorithm's learning-curve ``rows``,
-    columns in ``tasks`` order, or (None, why not)."""
-    scored = final_scores(rows, ranges, groups)
+    """NEW's (runs, tasks) normalized scores of one algorithm's learning-curve ``rows``
+    (named by :func:`scored_rows`: one algorithm), columns in ``tasks`` order, or (None,
+    why not); ``budgets``: BASE's env-step budget of it per task, which NEW's must equal."""
+    one = {label: "one" for label in rows["method_label"]}
+    scored = final_scores(rows, ranges, one)
     ran = set(rows["env_label"])
     if not scored.scores and not ran.issuperset(tasks):
         return None, f"in NEW on {', '.join(sorted(ran))} only"
@@ -171,6 +173,10 @@ def _new_matrix(
     (matrix,) = scored.scores.values()
     if set(scored.tasks) != set(tasks):
         return None, f"in NEW on {', '.join(scored.tasks)} only"
+    (spent,) = scored.budgets.values()
+    moved = [f"{t} {budgets[t]:,} -> {spent[t]:,}" for t in tasks if spent[t] != budgets[t]]
+    if moved:
+        return None, f"its budget differs in NEW (env steps: {', '.join(moved)})"
     order = [scored.tasks.index(t) for t in tasks]
     return matrix[:, order], ""
 
@@ -227,10 +233,10 @@ def aggregate_check(
     tasks = scored.tasks
     on_tasks = {t: ranges[t] for t in tasks}
     notes = list(scored.left_out)
+    # both sides named alike: the rows of the envs with a range (BASE's), then its tasks
+    new_rows = scored_rows(new, ranges, new_groups)
     new_rows = new_rows[new_rows["env_label"].isin(tasks)]
-    new_keys = (
-        algorithm_keys(new_rows, new_groups) if not new_rows.empty else pd.Series(dtype=object)
-    )
+    new_keys = new_rows["algorithm"]
     fn = metric_function(spec.metric)
     sign = 1.0 if spec.metric in LOWER_IS_BETTER else -1.0
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -240,7 +246,7 @@ def aggregate_check(
         mine = new_rows[new_keys == algo]
         new_matrix, why = (None, "")
         if len(mine):
-            new_matrix, why = _new_matrix(mine, tasks, on_tasks, new_groups)
+            new_matrix, why = _new_matrix(mine, tasks, on_tasks, scored.budgets[algo])
         if new_matrix is None:
             notes.append(f"algorithm {algo!r}: {why or 'not in NEW'}")
             continue
@@ -274,7 +280,7 @@ def aggregate_check(
                 {t: f"{m} ({p})" for t, (m, p) in scored.entries.get(algo, {}).items()},
             )
         )
-    known = set(algorithm_keys(base_rows, base_groups))
+    known = set(scored_rows(base, ranges, base_groups)["algorithm"])
     for algo in dict.fromkeys(new_keys):
         if algo not in known:
             notes.append(f"algorithm {algo!r}: in NEW only")

@@ -68,7 +68,10 @@ def curve_rows(table: pd.DataFrame) -> pd.DataFrame:
 def algorithm_keys(rows: pd.DataFrame, groups: dict[str, str] | None = None) -> pd.Series:
     """The algorithm across tasks of each row of ``rows`` (see the module docstring):
     ``groups[method label]`` where the suite named it (``aggregate_as``), else the
-    registry name; a key with two entries on one task splits into method labels."""
+    registry name; a key with two entries on one task splits into method labels, and a
+    label that runs with several policies on some task into ``label/policy`` on every
+    task. Name the rows of the tasks scored only (:func:`scored_rows`): an entry on an
+    env without a range must not rename the algorithm on the others."""
     groups = groups or {}
     cols = ["env_label", "policy_label", "method_label", "method"]
     entries = rows[cols].drop_duplicates()
@@ -81,13 +84,13 @@ def algorithm_keys(rows: pd.DataFrame, groups: dict[str, str] | None = None) -> 
         per_task[env, key] = per_task.get((env, key), 0) + 1
     split = {key for (_, key), n in per_task.items() if n > 1}
     label_policies = entries.groupby(["env_label", "method_label"])["policy_label"].nunique()
-    shared_label = {k for k, n in label_policies.items() if n > 1}
+    several = {label for (_, label), n in label_policies.items() if n > 1}
 
     def key(entry: tuple) -> str:
-        env, pol, label, _ = entry
+        _, pol, label, _ = entry
         if first[entry] not in split:
             return first[entry]
-        return f"{label}/{pol}" if (env, label) in shared_label else label
+        return f"{label}/{pol}" if label in several else label
 
     keys = {entry: key(entry) for entry in first}
     return pd.Series(
@@ -95,6 +98,18 @@ def algorithm_keys(rows: pd.DataFrame, groups: dict[str, str] | None = None) -> 
         index=rows.index,
         dtype=object,
     )
+
+
+def scored_rows(
+    table: pd.DataFrame, ranges: dict[str, ScoreRange], groups: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """The learning-curve rows of ``table`` on envs with a range, with the column
+    ``algorithm`` (:func:`algorithm_keys` of these rows): the one naming of the report and
+    of both sides of ``pgbench compare``."""
+    rows = curve_rows(table)
+    rows = rows[rows["env_label"].isin(ranges)]
+    keys = algorithm_keys(rows, groups) if len(rows) else pd.Series(dtype=object)
+    return rows.assign(algorithm=keys)
 
 
 def _choose_tasks(cover: dict[str, set[str]], tasks: list[str]) -> tuple[str, ...]:
@@ -116,31 +131,30 @@ def _choose_tasks(cover: dict[str, set[str]], tasks: list[str]) -> tuple[str, ..
     return best
 
 
-def _per_seed(rows: pd.DataFrame, metric: str, at: np.ndarray | None) -> pd.DataFrame:
-    """seed -> value of ``metric``: at each seed's last point (``at`` None), else at the
-    first point at or after each x of ``at`` (columns)."""
+def _per_seed(rows: pd.DataFrame, metric: str, at: np.ndarray) -> pd.DataFrame:
+    """seed -> value of ``metric`` at the first point at or after each x of ``at``
+    (columns); NaN past the seed's last point."""
     picked = rows[rows["metric"] == metric]
     out = {}
     for seed, seed_rows in picked.groupby("seed", sort=True):
         series = seed_rows.drop_duplicates("x", keep="last").set_index("x")["value"].sort_index()
-        if at is None:
-            last = rows[rows["seed"] == seed]["x"].max()
-            out[int(seed)] = [series.get(last, np.nan)]
-        else:
-            out[int(seed)] = series.reindex(at, method="bfill").to_numpy(dtype=np.float64)
-    return pd.DataFrame(out).T
+        out[int(seed)] = series.reindex(at, method="bfill").to_numpy(dtype=np.float64)
+    return pd.DataFrame(out, index=range(len(at))).T
+
+
+def _seeds_text(seeds) -> str:
+    return ", ".join(str(s) for s in sorted(seeds))
 
 
 def _task_scores(
     table: pd.DataFrame,
     ranges: dict[str, ScoreRange],
-    fractions: np.ndarray | None,
+    fractions: np.ndarray,
     groups: dict[str, str] | None,
 ) -> tuple[TaskScores, dict[str, np.ndarray]]:
     rows = curve_rows(table)
     if rows.empty:
         return TaskScores({}, (), {}, {}, {}), {}
-    rows = rows.assign(_algo=algorithm_keys(rows, groups))
     env_order = list(dict.fromkeys(rows["env_label"]))
     left = [
         f"env {env!r}: no reference range (give it a score_range in the suite)"
@@ -148,9 +162,9 @@ def _task_scores(
         if env not in ranges
     ]
     tasks = [env for env in env_order if env in ranges]
-    scored = rows[rows["env_label"].isin(tasks)]
-    algo_order = list(dict.fromkeys(scored["_algo"]))
-    cover = {a: set(scored.loc[scored["_algo"] == a, "env_label"]) for a in algo_order}
+    scored = scored_rows(table, ranges, groups)
+    algo_order = list(dict.fromkeys(scored["algorithm"]))
+    cover = {a: set(scored.loc[scored["algorithm"] == a, "env_label"]) for a in algo_order}
     chosen = _choose_tasks(cover, tasks)
     kept = sum(1 for ran in cover.values() if ran.issuperset(chosen))
     for env in tasks:
@@ -164,28 +178,35 @@ def _task_scores(
     entries: dict[str, dict[str, tuple[str, str]]] = {}
     spent: dict[str, dict[str, int]] = {}
     for algo in algo_order:
-        if not cover[algo].issuperset(chosen) or not chosen:
+        if not chosen or not cover[algo].issuperset(chosen):
             ran = ", ".join(sorted(cover[algo]))
             left.append(f"algorithm {algo!r}: ran on {ran} only")
             continue
-        mine = scored[(scored["_algo"] == algo) & scored["env_label"].isin(chosen)]
+        mine = scored[(scored["algorithm"] == algo) & scored["env_label"].isin(chosen)]
         per_task = []
         for env in chosen:
             task = mine[mine["env_label"] == env]
             first = task.iloc[0]
+            budget = int(task["x"].max())
             entries.setdefault(algo, {})[env] = (first.method_label, first.policy_label)
-            spent.setdefault(algo, {})[env] = int(task["x"].max())
-            at = None if fractions is None else np.round(fractions * task["x"].max())
-            per_task.append(_per_seed(task, ranges[env].metric, at))
+            spent.setdefault(algo, {})[env] = budget
+            # every seed is scored at the entry's budget (its last grid point)
+            per_task.append(_per_seed(task, ranges[env].metric, np.round(fractions * budget)))
         values[algo] = per_task
     scores, seeds, curves = {}, {}, {}
     for algo, per_task in values.items():
-        common = sorted(set.intersection(*(set(f.index) for f in per_task)))
+        ran = [set(f.index) for f in per_task]
+        common = sorted(set.intersection(*ran))
         # (runs, tasks, points) of raw scores, then normalized per task
         raw = np.stack([f.loc[common].to_numpy(dtype=np.float64) for f in per_task], axis=1)
         finite = np.all(np.isfinite(raw), axis=(1, 2))
+        dropped = set.union(*ran) - {s for s, ok in zip(common, finite, strict=True) if ok}
+        if dropped:
+            left.append(
+                f"algorithm {algo!r}: seed(s) {_seeds_text(dropped)} left out (without a "
+                "score at the budget of every task: not run, failed or cut short there)"
+            )
         if not finite.any():
-            left.append(f"algorithm {algo!r}: no seed with a score on every task")
             entries.pop(algo, None)
             spent.pop(algo, None)
             continue
@@ -196,6 +217,11 @@ def _task_scores(
         seeds[algo] = tuple(int(s) for s, ok in zip(common, finite, strict=True) if ok)
         scores[algo] = norm[:, -1, :]
         curves[algo] = norm
+    for env in chosen:
+        budgets = {spent[a][env] for a in scores}
+        if len(budgets) > 1:
+            listed = ", ".join(f"{a} {spent[a][env]:,}" for a in scores)
+            left.append(f"env {env!r}: the algorithms' budgets differ ({listed} env steps)")
     result = TaskScores(
         scores,
         tuple(chosen) if scores else (),
@@ -215,7 +241,7 @@ def final_scores(
     of ``table`` (see the module docstring); empty ``scores`` where no two tasks with a
     range share an algorithm. ``groups``: method label -> the algorithm it counts as (the
     suite's ``aggregate_as``, recorded in the run's settings)."""
-    return _task_scores(table, ranges, None, groups)[0]
+    return _task_scores(table, ranges, np.ones(1), groups)[0]
 
 
 def curve_scores(

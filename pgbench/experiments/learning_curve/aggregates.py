@@ -141,12 +141,14 @@ def caption(agg: Aggregates) -> str:
     pct = f"{DEFAULT_LEVEL:.0%}"
     return (
         "Final normalized score per run and task: (score - low) / (high - low), with the "
-        "task's range below (0: its low reference, 1: its high one), at each seed's last "
-        f"curve point. Aggregates over runs and tasks with {pct} stratified bootstrap "
-        f"percentile intervals ({DEFAULT_BOOTSTRAP} replicates, runs resampled within each "
-        "task; numpy.random.default_rng(0)): IQM, the mean of the middle 50% of all runs x "
-        "tasks scores; median and mean of them; optimality gap, the mean of max(0, 1 - "
-        "score) (lower is better). Runs per task: the seeds the algorithm ran on every task."
+        "task's range below (0: its low reference, 1: its high one), at the entry's budget "
+        f"(its last curve point). Aggregates over runs and tasks with {pct} stratified "
+        f"bootstrap percentile intervals ({DEFAULT_BOOTSTRAP} replicates, runs resampled "
+        "within each task; numpy.random.default_rng(0)): IQM, the mean of the middle 50% of "
+        "all runs x tasks scores pooled; median, the median over tasks of each task's mean "
+        "score; mean, the mean of all scores; optimality gap, the mean of max(0, 1 - score) "
+        "(lower is better). Runs per task: the seeds the algorithm has a score for on every "
+        "task (the others are listed under Left out)."
     )
 
 
@@ -182,7 +184,8 @@ def _entries_table(agg: Aggregates) -> list[str]:
     lines = ["| algorithm | " + " | ".join(map(_md, tasks)) + " |", "|---|" + "---|" * len(tasks)]
     for algo in agg.scores.algorithms:
         per = agg.scores.entries[algo]
-        cells = (f"{per[t][0]} ({per[t][1]})" for t in tasks)
+        steps = agg.scores.budgets[algo]
+        cells = (f"{per[t][0]} ({per[t][1]}, {steps[t]:,} steps)" for t in tasks)
         lines.append(f"| {_md(algo)} | " + " | ".join(map(_md, cells)) + " |")
     return lines
 
@@ -206,7 +209,7 @@ def aggregate_markdown(agg: Aggregates, title: str) -> str:
     lines = [f"# Across tasks: {title}", "", caption(agg), ""]
     lines += _estimate_table(agg)
     lines += ["", "## Score ranges", ""] + _range_table(agg)
-    lines += ["", "## The suite's entry of each algorithm on each task", ""]
+    lines += ["", "## The suite's entry of each algorithm on each task (policy, budget)", ""]
     lines += _entries_table(agg)
     if agg.improvement:
         lines += [
