@@ -3,8 +3,9 @@
 * ``aggregate_intervals.png``: one panel per metric (IQM, median, mean, optimality gap),
   one row per algorithm: the point estimate and its stratified bootstrap interval, as
   rliable's ``plot_interval_estimates``;
-* ``performance_profile.png``: the fraction of runs (x tasks) with a normalized score
-  above tau, against tau, each with its pointwise bootstrap band;
+* ``performance_profile.png``: against tau, the fraction of runs x tasks with a
+  normalized score above tau (left) and the fraction of tasks whose mean score over runs
+  is above it (right), each with its pointwise bootstrap band;
 * ``probability_of_improvement.png``: the P(row > column) matrix (two or more
   algorithms);
 * ``aggregate_curves.png``: IQM normalized score against env steps (or fractions of
@@ -83,19 +84,27 @@ def intervals_figure(agg: Aggregates):
 
 
 def profile_figure(agg: Aggregates):
+    """Left: the run-score profile (runs x tasks); right: the average-score profile
+    (tasks' mean over runs; steps of 1 / tasks)."""
     colors = _colors(agg)
-    fig, ax = pyplot().subplots(figsize=(9, 4.8), constrained_layout=True)
-    for algo, prof in agg.profiles.items():
-        ax.plot(prof.taus, prof.fraction, color=colors[algo], label=f"{algo} (n={prof.n_runs})")
-        ax.fill_between(prof.taus, prof.low, prof.high, color=colors[algo], alpha=0.1, lw=0)
-    ax.set_xlabel(r"normalized score $\tau$")
-    ax.set_ylabel(r"fraction of runs with score > $\tau$")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    _legend(ax, len(agg.profiles))
-    ax.set_title(
-        f"Performance profile over runs x tasks ({_tasks_note(agg)})\n"
-        f"{DEFAULT_LEVEL:.0%} stratified bootstrap bands; n: runs per task",
+    fig, axes = pyplot().subplots(1, 2, figsize=(13, 4.8), sharey=True, constrained_layout=True)
+    panels = (
+        (agg.profiles, "runs x tasks", r"fraction of runs with score > $\tau$"),
+        (agg.task_profiles, "tasks, mean over runs", r"fraction of tasks with mean score > $\tau$"),
+    )
+    for ax, (profiles, what, ylabel) in zip(axes, panels, strict=True):
+        for algo, prof in profiles.items():
+            label = f"{algo} (n={prof.n_runs})"
+            ax.plot(prof.taus, prof.fraction, color=colors[algo], label=label)
+            ax.fill_between(prof.taus, prof.low, prof.high, color=colors[algo], alpha=0.1, lw=0)
+        ax.set_xlabel(r"normalized score $\tau$")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.set_title(f"Performance profile: {what}", fontsize="medium")
+    _legend(axes[1], len(agg.profiles))
+    fig.suptitle(
+        f"{_tasks_note(agg)}; {DEFAULT_LEVEL:.0%} stratified bootstrap bands; n: runs per task",
         fontsize="medium",
     )
     return fig

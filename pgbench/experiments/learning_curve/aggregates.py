@@ -65,7 +65,8 @@ class Aggregates:
     Attributes:
         scores: the final normalized scores and how they were chosen.
         estimates: the aggregate intervals (:func:`pgbench.stats.aggregate`).
-        profiles: algorithm -> its run-score performance profile.
+        profiles: algorithm -> its run-score performance profile (runs x tasks).
+        task_profiles: algorithm -> its average-score profile (tasks' mean scores).
         improvement: P(a > b) of every ordered pair (none with one algorithm).
         curve_x: (F,) the x of the aggregate curves: env steps where every scored entry
             has the same budget (``same_budget``), else fractions of each budget.
@@ -75,6 +76,7 @@ class Aggregates:
     scores: TaskScores
     estimates: tuple[Estimate, ...]
     profiles: dict[str, Profile]
+    task_profiles: dict[str, Profile]
     improvement: tuple[Improvement, ...]
     curve_x: np.ndarray
     same_budget: bool
@@ -118,7 +120,10 @@ def across_tasks(table: pd.DataFrame, settings: dict) -> Aggregates | None:
     spent = {b for per_task in scores.budgets.values() for b in per_task.values()}
     same = len(spent) == 1
     x = FRACTIONS * next(iter(spent)) if same else FRACTIONS
-    return Aggregates(scores, estimates, profiles, pairs, x, same, _curve_bands(curves, rng))
+    bands = _curve_bands(curves, rng)
+    taus = taus_for(scores.scores)
+    by_task = performance_profile(scores.scores, taus, rng, distribution="task_means")
+    return Aggregates(scores, estimates, profiles, by_task, pairs, x, same, bands)
 
 
 def estimates_frame(agg: Aggregates) -> pd.DataFrame:
