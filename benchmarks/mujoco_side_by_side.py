@@ -20,7 +20,9 @@ is its last curve point's ``eval_return`` (as ``final_performance.md``).
   ``group_rng(0, (env label, policy label, method label))``), the mean, the seeds, and the
   median over seeds of the training minutes (evaluation excluded on both sides; pgbench
   also excludes Numba compilation); then whether pgbench PPO's IQM lies in SB3 PPO's
-  interval (issue 13's bar).
+  interval (issue 13's bar), and P(pgbench seed > SB3 seed) with two-sided Mann-Whitney
+  and Welch p-values of the two sets of final returns (:func:`pgbench.stats.mannwhitney_p`,
+  :func:`pgbench.stats.welch_p`).
 * Across tasks: the tasks where both pgbench PPO and SB3 PPO have seeds and a reference
   range (:func:`pgbench.envs.score_ranges.gymnasium_range`: D4RL's random / expert
   returns); each algorithm with one entry on every such task, on the seeds it ran on all of
@@ -55,8 +57,10 @@ from pgbench.stats import (
     bootstrap_ci,
     group_rng,
     iqm,
+    mannwhitney_p,
     normalized_scores,
     probability_of_improvement,
+    welch_p,
 )
 
 TASK_IDS = {"halfcheetah": "HalfCheetah-v5", "hopper": "Hopper-v5", "walker2d": "Walker2d-v5"}
@@ -208,6 +212,7 @@ def summarize(entry: Entry) -> dict:
         "policy_label": entry.policy_label,
         "n_seeds": n,
         "seeds": list(entry.seeds),
+        "finals": [float(v) for v in entry.final],
         "eval_iqm": float(iqm(entry.final)) if n else math.nan,
         "eval_iqm_lo": lo,
         "eval_iqm_hi": hi,
@@ -219,13 +224,24 @@ def summarize(entry: Entry) -> dict:
 
 
 def verdict(ppo: dict, sb3: dict) -> str:
-    """Where pgbench PPO's IQM lies relative to SB3 PPO's interval, in words."""
+    """Where pgbench PPO's IQM lies relative to SB3 PPO's interval, in words, and whether the
+    two sets of final returns differ: P(pgbench seed > SB3 seed) over all pairs of seeds
+    (ties count half) and two-sided Mann-Whitney and Welch p-values (with 2+ seeds a side).
+    """
     x, lo, hi = ppo["eval_iqm"], sb3["eval_iqm_lo"], sb3["eval_iqm_hi"]
     where = "inside" if lo <= x <= hi else ("below" if x < lo else "above")
-    return (
+    text = (
         f"pgbench PPO's IQM {x:.1f} is {where} SB3 PPO's {LEVEL} interval [{lo:.1f}, {hi:.1f}] "
         f"({ppo['n_seeds']} and {sb3['n_seeds']} seeds)."
     )
+    a, b = np.asarray(ppo["finals"]), np.asarray(sb3["finals"])
+    if a.size >= 2 and b.size >= 2:
+        wins = (a[:, None] > b[None, :]).mean() + 0.5 * (a[:, None] == b[None, :]).mean()
+        text += (
+            f" Final returns, seed against seed: P(pgbench > SB3) = {wins:.2f};"
+            f" Mann-Whitney p = {mannwhitney_p(a, b):.2f}, Welch p = {welch_p(a, b):.2f}."
+        )
+    return text
 
 
 def across_tasks(found: list[Entry], ids: dict[str, str], task_order: list[str]) -> dict:

@@ -234,6 +234,25 @@ def test_per_task_numbers_are_pgbench_stats_and_final_performance(case):
     assert "## walker2d (Walker2d-v5)" in text and "The policies differ" not in text
 
 
+def test_the_verdict_tests_the_two_sets_of_final_returns():
+    from scipy.stats import mannwhitneyu, ttest_ind
+
+    ours, theirs = np.array([2.0, 5.0, 5.0, 9.0]), np.array([1.0, 5.0, 3.0])
+    pg = _pgbench_table({("ppo-hopper", "hopper"): ours})
+    text, numbers = sbs.report(pg, _sb3_table({"hopper": theirs}), ["hopper"], [0, 1, 2, 3])
+    hop = {r["algorithm"]: r for r in numbers["tasks"]["hopper"]}
+    assert hop[sbs.PGBENCH_PPO]["finals"] == list(ours) and hop[sbs.SB3]["finals"] == list(theirs)
+    # 12 pairs: 2 beats 1; each 5 beats 1 and 3 and ties 5; 9 beats all three -> 9 / 12
+    mw = mannwhitneyu(ours, theirs, alternative="two-sided").pvalue
+    welch = ttest_ind(ours, theirs, equal_var=False).pvalue
+    expected = f"P(pgbench > SB3) = {9 / 12:.2f}; Mann-Whitney p = {mw:.2f}, Welch p = {welch:.2f}."
+    assert expected in sbs.verdict(hop[sbs.PGBENCH_PPO], hop[sbs.SB3]) and expected in text
+    one = _sb3_table({"hopper": theirs[:1]})
+    _, single = sbs.report(pg, one, ["hopper"], [0])
+    row = {r["algorithm"]: r for r in single["tasks"]["hopper"]}
+    assert "Mann-Whitney" not in sbs.verdict(row[sbs.PGBENCH_PPO], row[sbs.SB3])
+
+
 def test_a_different_network_is_pointed_out():
     pg = _pgbench_table({("ppo-walker2d", "walker2d"): np.array([3000.0, 3100.0])})
     text, _ = sbs.report(pg, _sb3_table({"walker2d": np.array([2900.0])}), ["walker2d"], [0, 1])
