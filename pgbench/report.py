@@ -217,7 +217,8 @@ def _run_items(meta: dict, title: str) -> list[tuple[str, str]]:
         ),
         (
             "machine",
-            f"{_unknown(machine.get('platform'))}, {_unknown(machine.get('machine'))}, {cpus}",
+            f"{_unknown(machine.get('platform'))}, {_unknown(machine.get('machine'))}, "
+            f"{_unknown(machine.get('cpu_model'))}, {cpus}",
         ),
         ("Numba", numba),
         ("versions", versions or "unknown"),

@@ -106,6 +106,7 @@ def test_run_as_a_user(tmp_path):
     assert len(meta["cells"]) == 4 and meta["status"] == "finished"
     assert set(meta["versions"]) >= {"python", "numpy", "numba", "pandas", "pyarrow"}
     assert meta["machine"]["cpu_count"] >= 1 and "commit" in meta["git"]
+    assert meta["machine"]["cpu_model"].strip() and "\n" not in meta["machine"]["cpu_model"]
     assert meta["numba"]["num_threads"] >= 1 and meta["numba"]["threading_layer"]
 
     table = pgbench.load_results(run)

@@ -196,6 +196,7 @@ def test_report_of_each_kind(runs, kind):
         meta["suite"]["name"],
         meta["git"]["commit"] or "git commit unknown",
         meta["machine"]["platform"],
+        meta["machine"]["cpu_model"],
         f"threading layer {meta['numba']['threading_layer']}",
         f"{meta['numba']['num_threads']} threads",
     ):

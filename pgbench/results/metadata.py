@@ -75,6 +75,20 @@ def numba_info() -> dict:
     return runtime_info()
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, where ``platform.processor()`` is
+    empty), else ``platform.processor()`` or ``platform.machine()``: timings of one run are
+    only comparable with timings taken on the same model."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def run_metadata(suite, suite_text: str, suite_file: str | None, cells: list, **extra) -> dict:
     """The ``metadata.json`` object of a run of ``suite`` over ``cells``."""
     return {
@@ -108,6 +122,7 @@ def run_metadata(suite, suite_text: str, suite_file: str | None, cells: list, **
             "platform": platform.platform(),
             "machine": platform.machine(),
             "processor": platform.processor(),
+            "cpu_model": cpu_model(),
             "cpu_count": os.cpu_count(),
             "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         },
