@@ -226,7 +226,8 @@ def summarize(entry: Entry) -> dict:
 def verdict(ppo: dict, sb3: dict) -> str:
     """Where pgbench PPO's IQM lies relative to SB3 PPO's interval, in words, and whether the
     two sets of final returns differ: P(pgbench seed > SB3 seed) over all pairs of seeds
-    (ties count half) and two-sided Mann-Whitney and Welch p-values (with 2+ seeds a side).
+    (ties count half; :func:`pgbench.stats.probability_of_improvement` on one task) and
+    two-sided Mann-Whitney and Welch p-values (with 2+ seeds a side).
     """
     x, lo, hi = ppo["eval_iqm"], sb3["eval_iqm_lo"], sb3["eval_iqm_hi"]
     where = "inside" if lo <= x <= hi else ("below" if x < lo else "above")
@@ -236,7 +237,7 @@ def verdict(ppo: dict, sb3: dict) -> str:
     )
     a, b = np.asarray(ppo["finals"]), np.asarray(sb3["finals"])
     if a.size >= 2 and b.size >= 2:
-        wins = (a[:, None] > b[None, :]).mean() + 0.5 * (a[:, None] == b[None, :]).mean()
+        wins = probability_of_improvement(a[:, None], b[:, None]).probability
         text += (
             f" Final returns, seed against seed: P(pgbench > SB3) = {wins:.2f};"
             f" Mann-Whitney p = {mannwhitney_p(a, b):.2f}, Welch p = {welch_p(a, b):.2f}."
